@@ -1,0 +1,1 @@
+"""The Slack app: intake listeners, triage, phone modal, commands, reminders."""

@@ -1,0 +1,1 @@
+"""Intake: channels, the pipeline, cases, rules and the outbox."""

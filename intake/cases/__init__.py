@@ -1,0 +1,1 @@
+"""The case store: tables, sessions, references, queries and the audit trail."""

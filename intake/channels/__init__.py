@@ -1,0 +1,1 @@
+"""Channels turn their input into an IntakeRecord; nothing more."""

@@ -1,0 +1,1 @@
+"""Email intake: the SMTP edge, parsing, screening and the outbox sender."""

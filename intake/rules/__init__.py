@@ -1,0 +1,1 @@
+"""Deadline and routing rules from the published procedures, kept as data."""

@@ -1,0 +1,1 @@
+"""spaCy pipeline, training data, training and evaluation."""
