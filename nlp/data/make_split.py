@@ -50,8 +50,19 @@ LONDON = ZoneInfo("Europe/London")
 
 # Field order in the written files: the shape of the classify output plus provenance.
 FIELDS = (
-    "id", "text", "subject", "channel", "received_at", "intent", "aspects",
-    "inspectorates", "regime", "safeguarding", "urn", "report_published", "draft_received",
+    "id",
+    "text",
+    "subject",
+    "channel",
+    "received_at",
+    "intent",
+    "aspects",
+    "inspectorates",
+    "regime",
+    "safeguarding",
+    "urn",
+    "report_published",
+    "draft_received",
 )
 
 SHINGLE_SIZE = 5
@@ -359,7 +370,7 @@ def summary(result: SplitResult) -> str:
         rows.append(f"{intent:<22}" + "".join(f"{c:>8}" for c in counts))
     totals = [len(result.splits[n]) for n in SPLITS]
     rows.append(f"{'total':<22}" + "".join(f"{c:>8}" for c in totals))
-    rows.append(f"near-duplicate groups: {result.groups}; dropped duplicates: {len(result.dropped)}")
+    rows.append(f"near-duplicate groups: {result.groups}; dropped: {len(result.dropped)}")
     return "\n".join(rows)
 
 
