@@ -179,6 +179,7 @@ class Case(Base):
     assignee: Mapped[str | None] = mapped_column(String(64), index=True)
     outcome: Mapped[str | None] = mapped_column(Text)
     rule_version: Mapped[str | None] = mapped_column(String(64))
+    deadline_summary: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     slack_channel: Mapped[str | None] = mapped_column(String(32))
     slack_ts: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 16:53:58.575441
+Create Date: 2026-11-22 17:00:03.531297
 """
 from alembic import op
 import sqlalchemy as sa
@@ -82,6 +82,7 @@ def upgrade() -> None:
     sa.Column('assignee', sa.String(length=64), nullable=True),
     sa.Column('outcome', sa.Text(), nullable=True),
     sa.Column('rule_version', sa.String(length=64), nullable=True),
+    sa.Column('deadline_summary', sa.JSON(), nullable=False),
     sa.Column('slack_channel', sa.String(length=32), nullable=True),
     sa.Column('slack_ts', sa.String(length=32), nullable=True),
     sa.Column('created_at', intake.cases.models.UTCDateTime(timezone=True), nullable=False),

@@ -1,0 +1,36 @@
+"""Step: compute the case's dates from the rules engine and keep the rule behind each."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from intake.cases.models import Deadline
+from intake.rules.deadlines import compute_deadlines
+from intake.steps.context import Context
+
+
+def _row(kind: str, due: date | datetime, rule: str, source: str | None,
+         version: str) -> Deadline:
+    if isinstance(due, datetime):
+        return Deadline(kind=kind, due_date=due.date(), due_at=due, rule=rule, source=source,
+                        rule_version=version)
+    return Deadline(kind=kind, due_date=due, rule=rule, source=source, rule_version=version)
+
+
+def write_deadlines(ctx: Context) -> None:
+    case, c = ctx.case, ctx.classification
+    assert case is not None and c is not None
+    d = compute_deadlines(regime=c.regime, intent=c.intent, received_at=case.received_at,
+                          published=c.report_published)
+    ctx.deadlines = d
+    case.deadline_summary = d.to_json()
+    case.rule_version = d.rule_version
+    for kind in ("acknowledge_by", "respond_by", "time_limit_ends"):
+        value = getattr(d, kind)
+        if value is not None:
+            case.deadlines.append(_row(kind, value, d.rule, d.sources.get(kind),
+                                       d.rule_version))
+    for m in d.milestones:
+        case.deadlines.append(_row(m.kind, m.due, m.rule, m.source, d.rule_version))
+    if d.out_of_time:
+        case.flags = sorted({*case.flags, "out_of_time"})

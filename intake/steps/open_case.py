@@ -1,0 +1,136 @@
+"""Step: open the case: reference, complainant, labels with their source, proposed links.
+
+Everything is written in the pipeline's one transaction, so a crash leaves nothing
+half-made: the stored message stays pending and is processed again.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from sqlalchemy import or_, select
+
+from intake.cases.audit import SYSTEM, audit
+from intake.cases.models import NEW_CASE, Case, CaseLink, Complainant, Label
+from intake.cases.references import allocate_reference
+from intake.records import Classification
+from intake.rules.deadlines import received_date
+from intake.steps.context import Context
+
+LINK_WINDOW = timedelta(days=120)
+
+
+def provider_key(name: str | None) -> str | None:
+    """A normalised provider name, so 'St Mary's C of E Primary' matches 'st marys c of e'."""
+    if not name:
+        return None
+    key = re.sub(r"[^a-z0-9 ]", "", name.lower().replace("&", " and "))
+    key = re.sub(r"\b(the|school|academy|ltd|limited)\b", " ", key)
+    key = " ".join(key.split())
+    return key or None
+
+
+def _complainant(ctx: Context) -> Complainant:
+    assert ctx.classification is not None and ctx.parsed is not None
+    contact = ctx.classification.contact
+    if ctx.parsed.forwarded_from is not None:
+        original = ctx.parsed.forwarded_from  # the complainant; the forwarder is recorded too
+        contact = type(contact)(name=original.name, email=original.email,
+                                phone=contact.phone, address=contact.address,
+                                role=contact.role, email_consent=contact.email_consent)
+    person = Complainant(name=contact.name, email=(contact.email or None),
+                         phone=contact.phone, address=contact.address, role=contact.role,
+                         email_consent=contact.email_consent)
+    ctx.session.add(person)
+    return person
+
+
+def _case_fields(c: Classification, ctx: Context) -> dict[str, object]:
+    assert ctx.parsed is not None
+    fields: dict[str, object] = {
+        "desired_outcome": c.desired_outcome, "actions_taken": c.actions_taken,
+        "availability": c.availability, "special_measures": c.special_measures,
+        "corporate_assessment": c.corporate_assessment,
+    }
+    if ctx.parsed.forwarded_from is not None:
+        fields["forwarded_by"] = ctx.parsed.from_header
+    if ctx.parsed.structured:
+        fields["operator"] = ctx.parsed.structured.get("operator")
+        fields["inspection_dates_text"] = ctx.parsed.structured.get("inspection_dates")
+    return {k: v for k, v in fields.items() if v not in (None, "", False)}
+
+
+def _labels(case: Case, c: Classification, source: str) -> None:
+    def add(name: str, value: str, key: str) -> None:
+        case.labels.append(Label(name=name, value=value, confidence=c.confidence.get(key),
+                                 source=source, rule=c.rules.get(key)))
+
+    add("intent", c.intent, f"intent:{c.intent}")
+    for aspect in c.aspects:
+        add("aspect", aspect, f"aspect:{aspect}")
+    for body in c.inspectorates:
+        add("inspectorate", body, f"inspectorate:{body}")
+    add("regime", c.regime, f"regime:{c.regime}")
+    add("safeguarding", "true" if c.safeguarding else "false", "safeguarding")
+
+
+def _propose_links(ctx: Context, case: Case) -> None:
+    """Cases about the same provider or URN may be one investigation (000_… para 27)."""
+    conditions = []
+    if case.urn:
+        conditions.append(Case.urn == case.urn)
+    if case.provider_key:
+        conditions.append(Case.provider_key == case.provider_key)
+    if not conditions:
+        return
+    others = ctx.session.execute(
+        select(Case).where(or_(*conditions), Case.id != case.id,
+                           Case.received_at >= case.received_at - LINK_WINDOW)
+        .order_by(Case.id.desc()).limit(10)
+    ).scalars()
+    for other in others:
+        reason = "same URN" if case.urn and other.urn == case.urn else "same provider"
+        ctx.session.add(CaseLink(case_id=case.id, other_case_id=other.id, kind="proposed",
+                                 reason=reason, created_by=SYSTEM))
+
+
+def _propose_subject_link(ctx: Context, case: Case) -> None:
+    if ctx.message.channel != "email":
+        return
+    from intake.email.threading import subject_reference_case
+
+    assert ctx.parsed is not None
+    named = subject_reference_case(ctx.session, ctx.parsed)
+    if named is not None and named.id != case.id:
+        ctx.session.add(CaseLink(case_id=case.id, other_case_id=named.id, kind="proposed",
+                                 reason="subject names this case; sender is not its "
+                                 "complainant", created_by=SYSTEM))
+
+
+def open_case(ctx: Context) -> None:
+    c, msg = ctx.classification, ctx.message
+    assert c is not None
+    year = received_date(msg.received_at).year
+    case = Case(
+        reference=allocate_reference(ctx.session, year), channel=msg.channel, status="open",
+        received_at=msg.received_at, intent=c.intent, aspects=sorted(c.aspects),
+        inspectorates=sorted(c.inspectorates), regime=c.regime, safeguarding=c.safeguarding,
+        urn=c.urn, provider=c.provider, provider_key=provider_key(c.provider),
+        report_published=c.report_published, draft_received=c.draft_received,
+        inspection_dates=[d.isoformat() for d in c.inspection_dates],
+        fields=_case_fields(c, ctx), confidence=dict(c.confidence),
+        needs_review=c.needs_review, complainant=_complainant(ctx),
+    )
+    _labels(case, c, f"model:{c.model_version}")
+    ctx.session.add(case)
+    ctx.session.flush()
+    msg.case_id = case.id
+    ctx.case = case
+    _propose_links(ctx, case)
+    _propose_subject_link(ctx, case)
+    audit(ctx.session, SYSTEM, "case_opened", case.reference, channel=msg.channel,
+          intent=c.intent, regime=c.regime, needs_review=c.needs_review,
+          message_id=msg.id)
+    msg.disposition = NEW_CASE
+    msg.reason = None
