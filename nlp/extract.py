@@ -1,0 +1,255 @@
+"""Fields a formal complaint must give, pulled from the text (RULES.md section 2).
+
+``000_…`` para 13: a complaint should give a concise account, the actions already taken,
+the outcome expected, contact details and availability. The acknowledgement asks for
+whatever is missing, so each extractor here is conservative: it returns ``None`` rather
+than a guess, because a wrong value would stop the letter asking for the real one.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date
+
+import phonenumbers
+
+from intake.records import Contact
+from nlp.dates import date_facts
+
+# --- URNs ------------------------------------------------------------------------------
+# Ofsted unique reference numbers: 6 or 7 digits, or EY/SC + 6 digits (kept with prefix).
+_URN_PREFIXED = re.compile(r"\b((?:EY|SC)\d{6})\b", re.IGNORECASE)
+_URN_LABELLED = re.compile(
+    r"\b(?:URN|U\.R\.N\.?|unique\s+reference\s+(?:number|no\.?)|reference\s+number|"
+    r"ofsted\s+(?:number|reference|ref\.?))\s*(?:is|was|:|#|no\.?|number)?\s*[:#]?\s*"
+    r"((?:EY|SC)?\d{6,7})\b",
+    re.IGNORECASE,
+)
+# A URN named as someone else's ("our sister school, URN ...") is not the one complained of.
+_URN_OTHER = re.compile(
+    r"\b(sister|other|previous|former|formerly|old|neighbouring|partner|not\s+(?:our|the))\b",
+    re.IGNORECASE,
+)
+
+
+def find_urns(text: str) -> list[str]:
+    """Every URN in the text, in order, upper-cased, without repeats."""
+    hits: list[tuple[int, str]] = []
+    for pattern in (_URN_LABELLED, _URN_PREFIXED):
+        for match in pattern.finditer(text):
+            hits.append((match.start(1), match.group(1).upper()))
+    seen: list[str] = []
+    for _, urn in sorted(hits):
+        if urn not in seen:
+            seen.append(urn)
+    return seen
+
+
+def choose_urn(text: str) -> str | None:
+    """The URN the complaint is about: the first one not introduced as another setting's."""
+    urns = find_urns(text)
+    if len(urns) <= 1:
+        return urns[0] if urns else None
+    for urn in urns:
+        where = text.upper().find(urn)
+        before = text[max(0, where - 60):where]
+        if not _URN_OTHER.search(before):
+            return urn
+    return urns[0]
+
+
+# --- contact details -------------------------------------------------------------------
+_EMAIL = re.compile(r"\b[A-Za-z0-9._%+'-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b")
+
+
+def find_emails(text: str) -> list[str]:
+    """Email addresses in order, lower-cased, without repeats."""
+    out: list[str] = []
+    for match in _EMAIL.finditer(text):
+        address = match.group(0).lower().rstrip(".")
+        if address not in out:
+            out.append(address)
+    return out
+
+
+def find_phones(text: str) -> list[str]:
+    """Valid phone numbers (UK by default), in national format for UK numbers."""
+    out: list[str] = []
+    for match in phonenumbers.PhoneNumberMatcher(text[:20000], "GB"):
+        number = match.number
+        if not phonenumbers.is_valid_number(number):
+            continue
+        style = (phonenumbers.PhoneNumberFormat.NATIONAL if number.country_code == 44
+                 else phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+        formatted = phonenumbers.format_number(number, style)
+        if formatted not in out:
+            out.append(formatted)
+    return out
+
+
+# --- who is writing --------------------------------------------------------------------
+_ROLE_PATTERNS = [
+    ("local_authority", re.compile(
+        r"\b(director\s+of\s+children'?s\s+services|(?:assistant|deputy)\s+director|"
+        r"on\s+behalf\s+of\s+(?:the\s+)?(?:\w+\s+){0,3}(?:council|local\s+authority)|"
+        r"(?:our|the)\s+(?:council|local\s+authority)'?s?\s+(?:children'?s\s+)?services|"
+        r"we\s+as\s+(?:a|the)\s+(?:council|local\s+authority)|as\s+the\s+local\s+authority|"
+        r"I\s+am\s+the\s+(?:\w+\s+){0,3}(?:officer|manager)\s+(?:at|for)\s+(?:\w+\s+){0,3}"
+        r"council)\b", re.IGNORECASE)),
+    ("provider", re.compile(
+        r"\b(I\s+am\s+(?:the\s+)?(?:\w+\s+)?(?:head\s*teacher|headmistress|headmaster|"
+        r"principal|proprietor|owner|manager|registered\s+manager|childminder|chair\s+of\s+"
+        r"governors|executive\s+head|leader)|as\s+(?:the\s+)?(?:head\s*teacher|principal|"
+        r"proprietor|owner|(?:nursery|registered|setting)\s+manager|childminder|chair\s+of\s+"
+        r"governors)|(?:our|my)\s+(?:school|nursery|academy|setting|pre-?school|college|"
+        r"children'?s\s+home|provision|staff|pupils|trust)|I\s+am\s+a\s+(?:registered\s+)?"
+        r"childminder|head\s*teacher\s+of)\b", re.IGNORECASE)),
+    ("parent_carer", re.compile(
+        r"\b((?:my|our)\s+(?:son|daughter|child|children|grandson|granddaughter|"
+        r"grandchild|foster\s+child|step-?son|step-?daughter|little\s+one|boy|girl|kids?)|"
+        r"I\s+am\s+(?:a\s+)?(?:parent|carer|mum|mother|dad|father|foster\s+carer)|"
+        r"as\s+a\s+(?:parent|carer|foster\s+carer|mum|dad))\b", re.IGNORECASE)),
+]
+
+
+def find_role(text: str) -> str | None:
+    """The writer's role from first-person phrases; ``None`` when the text does not say."""
+    best: tuple[int, str] | None = None
+    for role, pattern in _ROLE_PATTERNS:
+        match = pattern.search(text)
+        if match and (best is None or match.start() < best[0]):
+            best = (match.start(), role)
+    return best[1] if best else None
+
+
+_NAME = r"([A-Z][a-z'’-]+(?:\s+[A-Z][a-z'’-]+){1,3})"
+_SIGN_OFF = re.compile(
+    r"(?:yours\s+(?:sincerely|faithfully)|kind\s+regards|best\s+regards|warm\s+regards|"
+    r"many\s+thanks|regards|best\s+wishes|thank\s+you|thanks)[,.!]?\s*\n+\s*"
+    r"(?:(?:Mr|Mrs|Ms|Miss|Dr|Prof)\.?\s+)?" + _NAME + r"\b",
+    re.IGNORECASE,
+)
+_MY_NAME = re.compile(r"\b(?:my\s+name\s+is|I\s+am|I'm)\s+(?:(?:Mr|Mrs|Ms|Miss|Dr)\.?\s+)?"
+                      + _NAME + r"\b")
+_NOT_NAMES = {"the", "a", "an", "head", "headteacher", "writing", "very", "not", "so",
+              "deeply", "extremely", "really", "concerned", "unhappy", "disappointed"}
+
+
+def find_name(text: str) -> str | None:
+    """The writer's name from a sign-off or "my name is"; ``None`` when unsure."""
+    for pattern in (_SIGN_OFF, _MY_NAME):
+        for match in pattern.finditer(text):
+            name = match.group(1).strip()
+            if name.split()[0].lower() not in _NOT_NAMES:
+                return name
+    return None
+
+
+# --- the setting complained about ------------------------------------------------------
+_PROVIDER = re.compile(
+    r"\b((?:St\.?\s+)?(?:[A-Z][\w'’&-]*\s+){1,6}"
+    r"(?:Primary\s+School|Secondary\s+School|Infant\s+School|Junior\s+School|High\s+School|"
+    r"C\s?of\s?E\s+(?:Primary\s+)?School|School|Academy|Day\s+Nursery|Nursery|Pre-?[Ss]chool|"
+    r"College|Children'?s\s+Home|Federation|Kindergarten|Playgroup|Montessori))\b"
+)
+_PROVIDER_LEAD = re.compile(r"^(?:The|At|Our|My|Dear|From|To|In|Of|As|Re|And)\s+")
+
+
+def find_provider(text: str) -> str | None:
+    """The first named school, nursery, college or home (proper-noun name + kind)."""
+    for match in _PROVIDER.finditer(text):
+        name = _PROVIDER_LEAD.sub("", match.group(1)).strip()
+        while _PROVIDER_LEAD.match(name):
+            name = _PROVIDER_LEAD.sub("", name)
+        if len(name.split()) >= 2:
+            return name
+    return None
+
+
+# --- what the writer wants, has done, and when they can talk ---------------------------
+_SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+|\n+")
+_OUTCOME = re.compile(
+    r"\b(I\s+would\s+like|we\s+would\s+like|I'd\s+like|we'd\s+like|I\s+want|we\s+want|"
+    r"I\s+ask\s+(?:that|you)|we\s+ask\s+(?:that|you)|I\s+am\s+asking|we\s+are\s+asking|"
+    r"we\s+request|I\s+request|I\s+expect|we\s+expect|I\s+am\s+seeking|we\s+are\s+seeking|"
+    r"please\s+(?:re-?consider|review|withdraw|amend|correct|remove|change|delay|"
+    r"reinspect|re-inspect)|should\s+be\s+(?:withdrawn|amended|corrected|removed|changed|"
+    r"reviewed)|(?:want|would\s+like)\s+(?:the|an?|our)\s+\w+|desired\s+outcome|"
+    r"what\s+I\s+want)\b",
+    re.IGNORECASE,
+)
+_ACTIONS = re.compile(
+    r"\b(already\s+(?:raised|spoken|spoke|complained|written|contacted|emailed|asked)|"
+    r"(?:I|we)\s+(?:have\s+)?(?:raised|discussed)\s+(?:this|it|our|my|these)|"
+    r"(?:I|we)\s+(?:have\s+)?(?:spoke|spoken|talked)\s+(?:to|with)|"
+    r"(?:I|we)\s+(?:have\s+)?(?:contacted|emailed|phoned|rang|called|wrote\s+to|"
+    r"written\s+to|complained\s+to)|at\s+the\s+(?:feedback|final)\s+meeting|"
+    r"(?:I|we)\s+(?:have\s+)?sent\s+(?:our|my)\s+comments)\b",
+    re.IGNORECASE,
+)
+_AVAILABILITY = re.compile(
+    r"\b(I\s+am\s+available|I'm\s+available|we\s+are\s+available|available\s+(?:on|"
+    r"between|after|before|any|most|to\s+(?:talk|speak|discuss))|best\s+time\s+to\s+"
+    r"(?:call|reach|contact)|(?:call|ring|phone|reach)\s+me\s+(?:on|at|after|before|"
+    r"between|any)|free\s+(?:on|between|after)|can\s+be\s+reached|can\s+talk\s+"
+    r"(?:on|after|between))\b",
+    re.IGNORECASE,
+)
+
+
+def _sentences_matching(text: str, pattern: re.Pattern[str], limit: int = 2) -> str | None:
+    found = [s.strip() for s in _SENTENCE_BREAK.split(text) if s and pattern.search(s)]
+    if not found:
+        return None
+    joined = " ".join(found[:limit])
+    return joined if len(joined) <= 400 else joined[:397].rstrip() + "..."
+
+
+_SPECIAL_MEASURES = re.compile(r"\b(special\s+measures|serious\s+weaknesses)\b", re.IGNORECASE)
+_CORPORATE = re.compile(r"\bcorporate\s+assessment\b", re.IGNORECASE)
+
+
+@dataclass
+class Extracted:
+    """Everything the extractors found in one message."""
+
+    urn: str | None
+    urns: list[str]
+    report_published: date | None
+    draft_received: date | None
+    inspection_dates: list[date]
+    contact: Contact
+    provider: str | None
+    desired_outcome: str | None
+    actions_taken: str | None
+    availability: str | None
+    special_measures: bool
+    corporate_assessment: bool
+    emails: list[str] = field(default_factory=list)
+    phones: list[str] = field(default_factory=list)
+
+
+def extract(text: str, received: date, *, own_addresses: tuple[str, ...] = ()) -> Extracted:
+    """Run every extractor; ``own_addresses`` (our mailboxes) are never the complainant's."""
+    facts = date_facts(text, received)
+    emails = [e for e in find_emails(text) if e not in own_addresses]
+    phones = find_phones(text)
+    contact = Contact(name=find_name(text), email=emails[0] if emails else None,
+                      phone=phones[0] if phones else None, role=find_role(text))
+    return Extracted(
+        urn=choose_urn(text),
+        urns=find_urns(text),
+        report_published=facts.report_published,
+        draft_received=facts.draft_received,
+        inspection_dates=facts.inspection_dates,
+        contact=contact,
+        provider=find_provider(text),
+        desired_outcome=_sentences_matching(text, _OUTCOME),
+        actions_taken=_sentences_matching(text, _ACTIONS),
+        availability=_sentences_matching(text, _AVAILABILITY, limit=1),
+        special_measures=bool(_SPECIAL_MEASURES.search(text)),
+        corporate_assessment=bool(_CORPORATE.search(text)),
+        emails=emails,
+        phones=phones,
+    )

@@ -1,0 +1,54 @@
+"""Is this text English enough to classify?
+
+The models are trained on English. A message in Welsh or another language, or with no
+words at all, gets ``enquiry`` with low confidence and goes to a person, rather than a
+guess (the NLP issue, bad input). A function-word share is crude but fast, needs no
+model, and is right for the cases that matter: prose in another language.
+"""
+
+from __future__ import annotations
+
+import re
+
+_WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
+_ENGLISH = frozenset(
+    "the a an and or but of to in on at for with from by about as is are was were be been "
+    "being have has had do does did not no i we you he she it they my our your his her "
+    "their this that these those which who what when where why how there here would could "
+    "should will can may must please dear regards sincerely thank thanks yours me us them "
+    "if so than then also very all any some more most into after before because".split()
+)
+# Function words of the other languages complainants in England most often write in.
+_FOREIGN = frozenset(
+    "yr yn mae wedi ac ein eich gyda iawn roedd nid ddim hefyd ond fy ei gan rwy dwi "
+    "le la les des et est une un pour dans que qui pas ne je nous vous avec sur "
+    "der die das und ist nicht ich wir sie mit von zu ein eine "
+    "el los las es por para con una del lo se "
+    "nie jest się na że jak ale do od "
+    "este sunt și cu pe din".split()
+)
+_LATIN = re.compile(r"[A-Za-z\u00C0-\u024F]")
+_MIN_WORDS = 4
+
+
+def language_shares(text: str, limit: int = 4000) -> tuple[float, float, int]:
+    """Shares of English and of other languages' function words, and the word count."""
+    words = [w.lower() for w in _WORD.findall(text[:limit])]
+    if not words:
+        return 0.0, 0.0, 0
+    english = sum(w in _ENGLISH for w in words) / len(words)
+    foreign = sum(w in _FOREIGN for w in words) / len(words)
+    latin = sum(bool(_LATIN.match(w)) for w in words) / len(words)
+    if latin < 0.5:
+        foreign = max(foreign, 1.0 - latin)  # another script: Arabic, Cyrillic, ...
+    return english, foreign, len(words)
+
+
+def is_english(text: str) -> bool:
+    """False for text with no words, and for prose mostly in another language."""
+    english, foreign, count = language_shares(text)
+    if count == 0:
+        return False
+    if count < _MIN_WORDS:
+        return foreign < 0.5
+    return not (foreign >= 0.1 and foreign > english)

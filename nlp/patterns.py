@@ -1,0 +1,75 @@
+"""The names people use for inspectorates and inspection types, as data.
+
+One list feeds both the spaCy EntityRuler (``nlp.pipeline``) and the keyword baseline
+(``nlp.baseline``), so the two never disagree about what counts as a mention of, say,
+HMI Probation. Labels are RULES.md section 1's.
+"""
+
+from __future__ import annotations
+
+import re
+
+# entity label -> phrases (matched case-insensitively on whole words).
+INSPECTORATE_PHRASES: dict[str, list[str]] = {
+    "ofsted": [
+        "ofsted", "office for standards in education", "lead hmi", "lead inspector",
+        "his majesty's inspector", "her majesty's inspector", "ofsted inspector",
+        "early years inspector", "social care inspector", "hmi",
+    ],
+    "cqc": [
+        "cqc", "care quality commission", "health inspector", "health inspectors",
+        "health inspectorate", "healthcare inspector",
+    ],
+    "hmic": [
+        "hmic", "hmicfrs", "hmicfrs inspector", "police inspectorate",
+        "inspectorate of constabulary", "her majesty's inspectorate of constabulary",
+        "his majesty's inspectorate of constabulary", "police inspector",
+        "police inspectors", "inspector of constabulary",
+    ],
+    "hmi_probation": [
+        "hmi probation", "hmip", "probation inspectorate", "inspectorate of probation",
+        "probation inspector", "probation inspectors", "yot inspector", "yot inspectors",
+        "youth offending inspector", "youth justice inspector",
+    ],
+    "audit_commission": ["audit commission"],
+}
+
+# regime -> phrases naming that kind of inspection.
+INSPECTION_PHRASES: dict[str, list[str]] = {
+    "jtai": ["jtai", "joint targeted area inspection", "joint targeted area inspections",
+             "joint targeted inspection", "targeted area inspection"],
+    "jar": ["jar", "joint area review", "joint area reviews", "annual performance assessment",
+            "apa"],
+    "slac": ["slac", "safeguarding and looked after children",
+             "safeguarding and looked-after children",
+             "inspection of safeguarding and looked after children services"],
+}
+
+# Services whose mention, with no inspectorate named, points to a body (RULES.md 1).
+SERVICE_PHRASES: dict[str, list[str]] = {
+    "cqc": ["health visitor", "health visiting", "gp practice", "camhs", "nhs trust",
+            "school nurse", "health services", "health partners"],
+    "hmic": ["the police", "police force", "constabulary", "police officers"],
+    "hmi_probation": ["probation", "youth offending", "yot", "youth justice"],
+}
+
+
+def phrase_regex(phrases: list[str]) -> re.Pattern[str]:
+    """One case-insensitive whole-word regex for a phrase list (longest first)."""
+    parts = sorted((re.escape(p).replace(r"\ ", r"\s+") for p in phrases), key=len,
+                   reverse=True)
+    return re.compile(r"(?<![\w-])(?:" + "|".join(parts) + r")(?![\w-])", re.IGNORECASE)
+
+
+INSPECTORATE_RES = {label: phrase_regex(p) for label, p in INSPECTORATE_PHRASES.items()}
+INSPECTION_RES = {label: phrase_regex(p) for label, p in INSPECTION_PHRASES.items()}
+SERVICE_RES = {label: phrase_regex(p) for label, p in SERVICE_PHRASES.items()}
+# "JAR" and "APA" are ordinary words in lower case ("a jar of"): upper case only.
+INSPECTION_RES["jar"] = re.compile(
+    r"\b(?:JAR|APA)\b|(?i:\bjoint\s+area\s+reviews?\b|\bannual\s+performance\s+assessment)"
+)
+# "HMI" alone is Ofsted's inspector, but not inside "HMI Probation".
+INSPECTORATE_RES["ofsted"] = re.compile(
+    INSPECTORATE_RES["ofsted"].pattern.replace("|hmi)", "|hmi(?!\\s+probation))"),
+    re.IGNORECASE,
+)
