@@ -14,10 +14,16 @@ import tomllib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+from pydantic_settings.exceptions import SettingsError
 
 # Settings whose environment variable is not INTAKE_<NAME>.
 _SLACK_ENV = {
@@ -58,7 +64,7 @@ class Settings(BaseSettings):
     smtp_lmtp: bool = Field(False, description="speak LMTP instead of SMTP (behind Postfix/Exim)")
     smtp_tls_cert: Path | None = Field(None, description="certificate file: enables STARTTLS")
     smtp_tls_key: Path | None = Field(None, description="private key for STARTTLS")
-    mailboxes: list[str] = Field(
+    mailboxes: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["enquiries@localhost"],
         description="comma-separated addresses accepted as recipients",
     )
@@ -107,12 +113,15 @@ class Settings(BaseSettings):
                                              "become cases")
     slack_triage_channel: str | None = Field(None, description="channel ID where cases are "
                                              "posted")
-    slack_staff: list[str] = Field(default_factory=list, description="user IDs and/or user "
-                                   "group IDs allowed to act")
+    slack_staff: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="user IDs and/or user group IDs allowed to act"
+    )
     slack_alert_group: str | None = Field(None, description="user group mentioned in urgent "
                                           "alerts")
     slack_burst_threshold: int = Field(20, ge=1, description="queued triage posts above "
                                        "which a roll-up summary is posted")
+    slack_post_interval_seconds: float = Field(1.0, ge=0, description="least time between "
+                                               "two posts to one Slack channel")
 
     # --- operations ----------------------------------------------------------------
     health_host: str = Field("127.0.0.1", description="health and metrics listener")
@@ -232,6 +241,8 @@ def load_settings(**overrides: Any) -> Settings:
         name = _env_name(field) if field else "configuration"
         msg = err["msg"].removeprefix("Value error, ")
         raise ConfigError(f"{name}: {msg}") from None
+    except SettingsError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 _current: Settings | None = None
