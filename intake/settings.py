@@ -271,3 +271,24 @@ def override_settings(**overrides: Any) -> Iterator[Settings]:
         yield settings
     finally:
         set_settings(previous)
+
+
+def reference_markdown() -> str:
+    """The configuration reference in docs/configuration.md, made from the fields above."""
+    lines = [
+        "# Configuration reference",
+        "",
+        "Generated from `intake/settings.py` (a test keeps it in step). Set each as an",
+        "environment variable, or as the lower-case key without the prefix in the TOML file",
+        "named by `INTAKE_CONFIG` (default `intake.toml`). The environment wins.",
+        "",
+        "| variable | meaning | default |",
+        "|---|---|---|",
+    ]
+    for name, field in Settings.model_fields.items():
+        default = field.get_default(call_default_factory=True)
+        if isinstance(default, list):
+            default = ",".join(default)
+        shown = "unset" if default is None else f"`{default}`"
+        lines.append(f"| `{_env_name(name)}` | {field.description or ''} | {shown} |")
+    return "\n".join(lines) + "\n"

@@ -99,3 +99,12 @@ def test_incomplete_slack_configuration_names_what_is_missing(
         monkeypatch.setenv(key, value)
     with pytest.raises(ConfigError, match=missing):
         load_settings()
+
+
+def test_configuration_reference_is_up_to_date() -> None:
+    from intake.settings import reference_markdown
+
+    doc = Path(__file__).resolve().parents[1] / "docs" / "configuration.md"
+    assert doc.read_text() == reference_markdown(), (
+        "regenerate: python -c 'from intake.settings import reference_markdown; "
+        "print(reference_markdown(), end=\"\")' > docs/configuration.md")

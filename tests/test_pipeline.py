@@ -1,0 +1,155 @@
+"""The one pipeline every channel shares, driven through the phone channel (no network).
+
+Covers: a case with deadlines and a letter, idempotency on the external id, quarantine of
+unreadable input, a failure that leaves nothing half-written and is retried, on SQLite and
+PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import func, select
+
+from intake import pipeline
+from intake.cases.db import Store
+from intake.cases.models import AuditEntry, Case, Letter, Message
+from intake.channels.phone import phone_record
+from intake.records import IntakeRecord
+from intake.settings import Settings
+
+NOW = datetime(2026, 11, 23, 10, 15, tzinfo=UTC)
+
+FORM = {
+    "caller_name": "Mrs Dawn Fenwick",
+    "phone": "0161 496 0123",
+    "address": "4 Mill Lane, Oldham, OL1 1AA",
+    "role": "provider",
+    "provider": "Brook Farm Nursery",
+    "urn": "EY123456",
+    "report_published": "2026-11-06",
+    "what_happened": (
+        "Caller is the manager of Brook Farm Nursery. She says the inspector shouted at a "
+        "member of staff in front of the children and refused to look at the risk "
+        "assessments they had prepared, then graded the nursery inadequate. She disagrees "
+        "with the judgement and says the report has the wrong number of places (it says 60, "
+        "they are registered for 42)."),
+    "desired_outcome": "A re-inspection and an apology",
+    "actions_taken": "Raised it with the inspector on the day",
+    "availability": "Weekdays after 2pm",
+    "email_consent": "no",
+}
+
+
+def _count(store: Store, model: type) -> int:
+    with store.session() as s:
+        return s.execute(select(func.count()).select_from(model)).scalar_one()
+
+
+def _record(**changes: object) -> IntakeRecord:
+    return phone_record({**FORM, **changes}, operator="op-7", now=NOW)
+
+
+def test_phone_complaint_becomes_a_case_with_deadlines_and_a_letter(
+        store: Store, settings: Settings) -> None:
+    message_id = pipeline.accept(store, _record(call_time="2026-11-23T10:15:00+00:00"))
+    outcome = pipeline.process_message(store, message_id, settings)
+    assert outcome is not None and outcome.disposition == "new_case"
+    assert re.fullmatch(r"[A-Z]{2,5}-2026-\d{5,}", outcome.case_reference or "")
+    with store.session() as s:
+        case = s.execute(select(Case)).scalar_one()
+        assert case.channel == "phone"
+        assert case.urn == "EY123456"
+        assert case.report_published.isoformat() == "2026-11-06"
+        assert case.regime == "ofsted"
+        # RULES.md section 6, first row: received Mon 2026-11-23, published 2026-11-06.
+        assert case.deadline_summary["acknowledge_by"] == "2026-11-23"
+        if case.intent == "complaint":
+            assert case.deadline_summary["respond_by"] == "2027-01-07"
+            assert case.deadline_summary["time_limit_ends"] == "2026-11-20"
+            assert case.deadline_summary["out_of_time"] is True
+        assert case.complainant is not None and case.complainant.role == "provider"
+        [letter] = [lt for lt in case.letters if lt.kind != "receipt"]
+        assert letter.delivery == "post"  # no email given: a printable letter
+        assert letter.status == "queued"
+        assert case.reference in letter.body_text
+        assert "<html" in letter.body_html.lower()
+        actions = [a.action for a in s.execute(select(AuditEntry)).scalars()]
+        assert "case_opened" in actions and "letter_prepared" in actions
+
+
+def test_same_external_id_twice_makes_one_case_and_one_letter(
+        store: Store, settings: Settings) -> None:
+    record = _record()
+    first = pipeline.accept(store, record)
+    second = pipeline.accept(store, record)
+    outcomes = pipeline.process_pending(store, settings=settings)
+    assert [o.disposition for o in outcomes] == ["new_case", "duplicate"]
+    assert _count(store, Case) == 1
+    assert _count(store, Message) == 2
+    letters = _count(store, Letter)
+    assert pipeline.process_message(store, first, settings) is None  # already done
+    assert pipeline.process_message(store, second, settings) is None
+    assert _count(store, Letter) == letters
+    with store.session() as s:
+        dup = s.get(Message, second)
+        assert dup is not None and dup.duplicate_of_id == first
+
+
+def test_unreadable_input_is_quarantined_not_lost(store: Store, settings: Settings) -> None:
+    bad = IntakeRecord(channel="phone", external_id="phone-broken", received_at=NOW,
+                       raw=b"\xff\xfe not json", sender="op-7")
+    message_id = pipeline.accept(store, bad)
+    outcome = pipeline.process_message(store, message_id, settings)
+    assert outcome is not None and outcome.disposition == "quarantined"
+    with store.session() as s:
+        msg = s.get(Message, message_id)
+        assert msg is not None and msg.raw == bad.raw
+        assert msg.reason and "JSON" in msg.reason
+    assert _count(store, Case) == 0
+
+
+def test_a_failing_step_leaves_nothing_half_written_and_is_retried(
+        store: Store, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(ctx: object) -> None:
+        raise RuntimeError("notify failed")
+
+    steps = list(pipeline.STEPS)
+    monkeypatch.setattr(pipeline, "STEPS", tuple(steps[:-1]) + (broken,))
+    message_id = pipeline.accept(store, _record())
+    outcome = pipeline.process_message(store, message_id, settings)
+    assert outcome is not None and outcome.disposition == "failed"
+    assert _count(store, Case) == 0 and _count(store, Letter) == 0  # rolled back whole
+    with store.session() as s:
+        msg = s.get(Message, message_id)
+        assert msg is not None and msg.attempts == 1 and msg.next_attempt_at is not None
+        msg.next_attempt_at = datetime(2000, 1, 1, tzinfo=UTC)  # due now
+    monkeypatch.setattr(pipeline, "STEPS", tuple(steps))
+    [retried] = pipeline.process_pending(store, settings=settings)
+    assert retried.disposition == "new_case"
+    assert _count(store, Case) == 1
+
+
+def test_cases_and_messages_export_follow_the_contract(
+        sqlite_store: Store, settings: Settings) -> None:
+    from intake.cases.cli import case_json, message_json
+
+    message_id = pipeline.accept(sqlite_store, _record())
+    pipeline.process_message(sqlite_store, message_id, settings)
+    with sqlite_store.session() as s:
+        case = s.execute(select(Case)).scalar_one()
+        data = json.loads(json.dumps(case_json(s, case)))
+        row = json.loads(json.dumps(message_json(s, s.get(Message, message_id), True)))
+    for key in ("reference", "channel", "status", "received_at", "intent", "aspects",
+                "inspectorates", "regime", "safeguarding", "deadlines", "messages",
+                "letters", "links"):
+        assert key in data
+    assert set(data["deadlines"]) == {"acknowledge_by", "respond_by", "out_of_time",
+                                      "time_limit_ends", "rule"}
+    assert data["messages"][0]["external_id"].startswith("phone-")
+    assert data["letters"][0]["status"] in {"held", "queued", "sent", "failed", "bounced"}
+    assert row["case"] == data["reference"] and row["disposition"] == "new_case"
+    assert "Brook Farm" in row["text"] and row["attachments"] == []
