@@ -1,0 +1,98 @@
+"""``intake-bot purge``: delete the personal data of old closed cases.
+
+What goes: inbound messages (raw bytes, text, attachments and their files), letters, outbox
+entries, the complainant's details, extracted fields, labels' and deadlines' rows, Slack
+queue rows and alerts. What stays: an anonymised audit row per case (reference, dates,
+intent, regime, outcome), so the numbers still add up. The earlier audit entries of the
+case are reduced to their action and time.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, date, datetime, time
+from pathlib import Path
+
+import click
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from intake.cases.audit import audit
+from intake.cases.models import (
+    Alert,
+    Attachment,
+    AuditEntry,
+    Case,
+    CaseLink,
+    Complainant,
+    Letter,
+    Message,
+    OutboxItem,
+    SlackPost,
+)
+
+
+def _delete_files(paths: list[str]) -> None:
+    for p in paths:
+        Path(p).unlink(missing_ok=True)
+
+
+def purge_case(session: Session, case: Case, actor: str) -> None:
+    """Remove one closed case's personal data, keeping an anonymised audit row."""
+    msg_ids = [m.id for m in session.execute(
+        select(Message).where(Message.case_id == case.id)).scalars()]
+    files = [p for p in session.execute(select(Attachment.path).where(
+        Attachment.message_id.in_(msg_ids))).scalars() if p]
+    letter_ids = [lt.id for lt in case.letters]
+    session.execute(delete(OutboxItem).where(OutboxItem.letter_id.in_(letter_ids)))
+    session.execute(delete(Attachment).where(Attachment.message_id.in_(msg_ids)))
+    session.execute(update(Message).where(Message.duplicate_of_id.in_(msg_ids))
+                    .values(duplicate_of_id=None))
+    session.execute(delete(Message).where(Message.id.in_(msg_ids)))
+    for model in (Letter, SlackPost, Alert):
+        session.execute(delete(model).where(model.case_id == case.id))
+    session.execute(delete(CaseLink).where((CaseLink.case_id == case.id)
+                                           | (CaseLink.other_case_id == case.id)))
+    session.execute(update(AuditEntry).where(AuditEntry.case_reference == case.reference)
+                    .values(detail={}))
+    summary = {"received": case.received_at.date().isoformat(),
+               "closed": case.closed_at.date().isoformat() if case.closed_at else None,
+               "intent": case.intent, "regime": case.regime, "channel": case.channel,
+               "messages": len(msg_ids), "letters": len(letter_ids)}
+    complainant = case.complainant
+    session.delete(case)
+    session.flush()
+    if complainant is not None:
+        session.execute(delete(Complainant).where(Complainant.id == complainant.id))
+    audit(session, actor, "purged", case.reference, **summary)
+    _delete_files(files)
+
+
+def closed_before(session: Session, cutoff: date) -> list[Case]:
+    limit = datetime.combine(cutoff, time.min, tzinfo=UTC)
+    return list(session.execute(select(Case).where(
+        Case.status == "closed", Case.closed_at.is_not(None), Case.closed_at < limit)
+        .order_by(Case.id)).scalars())
+
+
+@click.command("purge")
+@click.option("--closed-before", "cutoff", required=True,
+              type=click.DateTime(formats=["%Y-%m-%d"]), help="purge cases closed before "
+              "this date (YYYY-MM-DD)")
+@click.option("--dry-run", is_flag=True, help="list what would be purged")
+def purge_command(cutoff: datetime, dry_run: bool) -> None:
+    """Delete personal data of cases closed before DATE, keeping anonymised audit rows."""
+    from intake.runner import open_store
+
+    store = open_store()
+    with store.session() as session:
+        cases = closed_before(session, cutoff.date())
+        for case in cases:
+            click.echo(case.reference)
+            if not dry_run:
+                purge_case(session, case, "purge")
+        if dry_run:
+            session.rollback()
+    click.echo(f"{'would purge' if dry_run else 'purged'} {len(cases)} case(s)",
+               err=True)
+    sys.exit(0)
