@@ -132,12 +132,12 @@ def _check_rule_ids(rules: dict[str, Rule]) -> None:
                              "at most 32 characters")
 
 
-def _check_no_overlap(rules: dict[str, Rule], what: str) -> None:
+def _check_no_overlap(rules: dict[str, Rule], context: str = "") -> None:
     ordered = sorted(rules.items(), key=lambda item: item[1].effective_from or date.min)
     for (first_id, first), (next_id, nxt) in zip(ordered, ordered[1:], strict=False):
         first_end = first.effective_until or date.max
         if (nxt.effective_from or date.min) < first_end:
-            raise ValueError(f"{what}: rules {first_id} and {next_id} overlap in time")
+            raise ValueError(f"{context}rules {first_id} and {next_id} overlap in time")
 
 
 class RegimeRules(_Data):
@@ -148,7 +148,7 @@ class RegimeRules(_Data):
     @model_validator(mode="after")
     def _cover_all_dates_once(self) -> RegimeRules:
         _check_rule_ids(self.rules)
-        _check_no_overlap(self.rules, "rules")
+        _check_no_overlap(self.rules)
         ordered = sorted(self.rules.items(), key=lambda item: item[1].effective_from or date.min)
         if ordered[0][1].effective_from is not None:
             raise ValueError(f"rule {ordered[0][0]} needs no effective_from (earliest rule)")
@@ -183,7 +183,7 @@ class IntentRules(_Data):
         for regime in REGIMES:
             applying = {rid: r for rid, r in self.rules.items()
                         if r.regimes is None or regime in r.regimes}
-            _check_no_overlap(applying, f"regime {regime}")
+            _check_no_overlap(applying, f"for regime {regime}: ")
         return self
 
     def rule_for(self, regime: str, day: date) -> tuple[str, Rule] | None:
@@ -203,16 +203,19 @@ class RuleBook(_Data):
     intents: dict[str, IntentRules]
     extra: dict[str, Any] = Field(default_factory=dict)
 
-    @field_validator("regimes")
+    # Checked before the contents, so a misspelt name is reported as such.
+    @field_validator("regimes", mode="before")
     @classmethod
-    def _every_regime(cls, value: dict[str, RegimeRules]) -> dict[str, RegimeRules]:
-        _same_names(set(value), REGIMES, "regime")
+    def _every_regime(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            _same_names(set(value), REGIMES, "regime")
         return value
 
-    @field_validator("intents")
+    @field_validator("intents", mode="before")
     @classmethod
-    def _every_intent(cls, value: dict[str, IntentRules]) -> dict[str, IntentRules]:
-        _same_names(set(value), INTENTS, "intent")
+    def _every_intent(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            _same_names(set(value), INTENTS, "intent")
         return value
 
     def regime_rule(self, regime: str, day: date) -> tuple[str, Rule]:
