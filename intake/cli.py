@@ -21,6 +21,8 @@ COMMANDS = {
     "purge": ("intake.cases.purge", "purge_command"),
     "phone": ("intake.channels.phone", "phone_command"),
     "nlp": ("nlp.cli", "nlp_group"),
+    "letters": ("intake.switches", "letters_group"),
+    "people": ("intake.cases.people", "people_group"),
 }
 
 

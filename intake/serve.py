@@ -38,6 +38,7 @@ class Service:
         self.store = store
         self.stop = asyncio.Event()
         self.tasks: list[asyncio.Task[None]] = []
+        self.smtp_port: int | None = None
         self.closers: list[Callable[[], Awaitable[None] | None]] = []
 
     def spawn(self, name: str, coro: Awaitable[None]) -> None:
@@ -63,6 +64,7 @@ class Service:
         smtp = SmtpIntake(self.store, self.settings, on_accept=worker.wake)
         await asyncio.to_thread(smtp.start)
         self.closers.append(smtp.stop)
+        self.smtp_port = smtp.port
         mode = "LMTP" if self.settings.smtp_lmtp else "SMTP"
         log.info("%s intake ready on %s:%s", mode, self.settings.smtp_host, smtp.port)
         self.spawn("outbox", OutboxWorker(self.store, self.settings).run(self.stop))
@@ -90,7 +92,7 @@ class Service:
         if self.settings.health_port is not None:
             from intake.health import HealthServer
 
-            health = HealthServer(self.store, self.settings)
+            health = HealthServer(self.store, self.settings, self.smtp_port)
             await health.start()
             self.closers.append(health.stop)
             log.info("health endpoint ready on %s:%s", self.settings.health_host, health.port)

@@ -10,6 +10,7 @@ from dataclasses import replace
 from datetime import date
 
 from intake.classify import ClassifyInput, get_classifier
+from intake.metrics import CLASSIFY_SECONDS
 from intake.records import Classification, Contact, ParsedMessage
 from intake.steps.context import Context
 
@@ -49,7 +50,8 @@ def classify_message(ctx: Context) -> None:
     item = ClassifyInput(text=parsed.new_text or parsed.text, subject=parsed.subject,
                          channel=ctx.message.channel,  # type: ignore[arg-type]
                          received_at=ctx.message.received_at)
-    result = get_classifier().classify(item)
+    with CLASSIFY_SECONDS.time():
+        result = get_classifier().classify(item)
     result = _overlay_form(result, parsed)
     result.contact = _merge_contact(parsed.contact, result.contact)
     ctx.classification = result

@@ -25,6 +25,7 @@ from intake.letters import (
 )
 from intake.records import Contact
 from intake.steps.context import Context
+from intake.switches import PAUSED_REASON, letters_paused
 
 
 @dataclass(frozen=True)
@@ -83,8 +84,8 @@ def _letter_row(ctx: Context, rendered: RenderedLetter, dest: Destination, statu
 
 def _hold_reason(ctx: Context, dest: Destination) -> str | None:
     assert ctx.classification is not None
-    if ctx.settings.letters_paused:
-        return "automatic letters are paused"
+    if letters_paused(ctx.session, ctx.settings):
+        return PAUSED_REASON
     if dest.hold_reason:
         return dest.hold_reason
     if dest.delivery == "email" and not dest.to:

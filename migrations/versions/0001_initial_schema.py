@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 17:00:03.531297
+Create Date: 2026-11-22 17:02:10.936374
 """
 from alembic import op
 import sqlalchemy as sa
@@ -56,6 +56,14 @@ def upgrade() -> None:
     sa.Column('day', sa.Date(), nullable=False),
     sa.Column('count', sa.Integer(), nullable=False),
     sa.PrimaryKeyConstraint('address', 'day', name=op.f('pk_reply_log'))
+    )
+    op.create_table('switches',
+    sa.Column('name', sa.String(length=64), nullable=False),
+    sa.Column('enabled', sa.Boolean(), nullable=False),
+    sa.Column('changed_by', sa.String(length=64), nullable=False),
+    sa.Column('changed_at', intake.cases.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('reason', sa.Text(), nullable=True),
+    sa.PrimaryKeyConstraint('name', name=op.f('pk_switches'))
     )
     op.create_table('cases',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -355,6 +363,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_cases_assignee'))
 
     op.drop_table('cases')
+    op.drop_table('switches')
     op.drop_table('reply_log')
     op.drop_table('reference_counters')
     with op.batch_alter_table('complainants', schema=None) as batch_op:
