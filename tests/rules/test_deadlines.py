@@ -36,26 +36,28 @@ def deadlines(book: RuleBook, regime: str, received: datetime | str, published: 
 
 
 # RULES.md section 6, verbatim: received, regime, published, acknowledge_by, respond_by,
-# time limit ends, out_of_time.
+# time limit ends, out_of_time; then the rule id section 4 gives that row.
 SECTION_6 = [
-    ("2026-11-23", "ofsted", "2026-11-06", "2026-11-23", "2027-01-07", "2026-11-20", True),
-    ("2026-12-18", "jtai", None, "2026-12-29", "2027-02-03", None, None),
-    ("2026-12-18", "jar", "2026-11-18", "2026-12-22", "2027-01-20", "2026-12-18", False),
-    ("2024-03-28", "ofsted", "2024-03-01", "2024-03-28", "2024-05-14", "2024-03-15", True),
+    ("2026-11-23", "ofsted", "2026-11-06", "2026-11-23", "2027-01-07", "2026-11-20", True,
+     "OFS-2024"),
+    ("2026-12-18", "jtai", None, "2026-12-29", "2027-02-03", None, None, "JTAI"),
+    ("2026-12-18", "jar", "2026-11-18", "2026-12-22", "2027-01-20", "2026-12-18", False,
+     "JAR"),
+    ("2024-03-28", "ofsted", "2024-03-01", "2024-03-28", "2024-05-14", "2024-03-15", True,
+     "OFS-2015"),
 ]
 
 
 @pytest.mark.parametrize("row", SECTION_6, ids=lambda r: f"{r[0]}-{r[1]}")
 def test_worked_examples_of_section_6(book: RuleBook, row: tuple) -> None:
-    received, regime, published, ack, respond, limit, late = row
+    received, regime, published, ack, respond, limit, late, rule = row
     result = deadlines(book, regime, received, published)
     assert result.to_json() == {
         "acknowledge_by": ack,
         "respond_by": respond,
         "out_of_time": late,
         "time_limit_ends": limit,
-        "rule": {"ofsted": "OFS-2024" if received >= "2024-04-01" else "OFS-2015",
-                 "jtai": "JTAI", "jar": "JAR"}[regime],
+        "rule": rule,
     }
 
 
