@@ -54,6 +54,11 @@ class DateType(click.ParamType):
             self.fail(f"{text!r} is not a valid date YYYY-MM-DD ({exc})", param, ctx)
 
 
+
+# compute_deadlines names its arguments; the user knows them as options.
+_OPTIONS = {"received_at": "'--received'", "published": "'--published'"}
+
+
 @click.command("deadlines")
 @click.option("--regime", required=True, type=click.Choice(REGIMES),
               help="which published procedure applies")
@@ -71,4 +76,7 @@ def deadlines_command(regime: str, received_at: datetime, published: date | None
                                       published=published)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
+    except ValueError as exc:  # a date outside the supported range, named by its field
+        field, _, reason = str(exc).partition(": ")
+        raise click.BadParameter(reason, param_hint=_OPTIONS.get(field, field)) from None
     click.echo(json.dumps(deadlines.to_json()))

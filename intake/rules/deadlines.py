@@ -16,16 +16,23 @@ from intake.rules.rulebook import INTENTS, REGIMES, Period, RuleBook, TimeLimit,
 from intake.rules.working_days import add_calendar_days, add_months, add_working_days
 
 __all__ = [
+    "EARLIEST",
     "INTENTS",
+    "LATEST",
     "LONDON",
     "REGIMES",
     "Deadlines",
     "Milestone",
+    "check_in_range",
     "compute_deadlines",
     "received_date",
 ]
 
 LONDON = ZoneInfo("Europe/London")
+# Dates outside this range are input errors, not complaints: refusing them keeps the date
+# arithmetic (and the holiday tables) clear of year 9999.
+EARLIEST = date(1900, 1, 1)
+LATEST = date(2999, 12, 31)
 
 
 @dataclass(frozen=True)
@@ -118,6 +125,13 @@ def _time_limit_ends(limit: TimeLimit, published: date, closures: Collection[dat
     return _count(limit.kind, limit.amount, published, closures)
 
 
+def check_in_range(field: str, day: date) -> None:
+    """Raise ValueError naming ``field`` when ``day`` is outside the supported range."""
+    if not EARLIEST <= day <= LATEST:
+        raise ValueError(f"{field}: {day.isoformat()} is outside the supported range "
+                         f"{EARLIEST.isoformat()} to {LATEST.isoformat()}")
+
+
 def _check_names(regime: str, intent: str) -> None:
     if regime not in REGIMES:
         raise ValueError(f"unknown regime {regime!r} (expected one of: {', '.join(REGIMES)})")
@@ -134,12 +148,19 @@ def compute_deadlines(*, regime: str, intent: str, received_at: datetime,
     when the message states it; without it ``out_of_time`` is null. ``aspects`` only
     filters internal milestones (JTAI's apply to process and judgement complaints); None
     means not known, and keeps them all. Raises ValueError naming an unknown regime or
-    intent.
+    intent, or a received or published date outside EARLIEST..LATEST.
     """
     _check_names(regime, intent)
-    book = rulebook if rulebook is not None else get_rulebook()
     at = _as_london(received_at)
-    day = received_date(at)
+    try:
+        day = received_date(at)
+    except OverflowError:  # year 1 or 9999 shifted across midnight by its offset
+        raise ValueError(f"received_at: {received_at.isoformat()} is outside the supported "
+                         f"range {EARLIEST.isoformat()} to {LATEST.isoformat()}") from None
+    check_in_range("received_at", day)
+    if published is not None:
+        check_in_range("published", published)
+    book = rulebook if rulebook is not None else get_rulebook()
     regime_id, regime_rule = book.regime_rule(regime, day)
     rule_id, rule = book.intent_rule(intent, regime, day) or (regime_id, regime_rule)
     closures = book.closures

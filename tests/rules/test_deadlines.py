@@ -282,3 +282,20 @@ def test_exports_match_the_rules() -> None:
     assert REGIMES == ("ofsted", "jtai", "jar", "slac", "external")
     assert INTENTS == ("complaint", "withhold_publication", "escalation",
                        "information_request", "provider_concern", "enquiry")
+
+
+@pytest.mark.parametrize(
+    ("received", "published", "field"),
+    [
+        (datetime(9999, 12, 31, 12, tzinfo=UTC), None, "received_at"),
+        (datetime(9999, 12, 31, 23, 30, tzinfo=timezone(timedelta(hours=-5))), None,
+         "received_at"),
+        (datetime(1899, 12, 31, 12, tzinfo=UTC), None, "received_at"),
+        (datetime(2026, 1, 5, 12, tzinfo=UTC), "9999-12-15", "published"),
+    ],
+)
+def test_dates_outside_the_supported_range_are_named(book: RuleBook, received: datetime,
+                                                     published: str | None,
+                                                     field: str) -> None:
+    with pytest.raises(ValueError, match=f"^{field}: .* outside the supported range"):
+        deadlines(book, "jar", received, published)
