@@ -1,0 +1,308 @@
+"""Slack intake: intake-channel messages, DMs to the bot and the "Log as complaint" shortcut.
+
+Each becomes an :class:`~intake.records.IntakeRecord` on channel ``slack`` and goes through
+the same pipeline as email (issue 5 item 2). The edge stays thin, as with SMTP: Slack is
+acknowledged first, then the raw event is stored off the event loop and the pipeline is
+woken. Loops are impossible because the bot ignores its own and other bots' messages.
+Edits and deletions are recorded in the audit trail, never turned into new cases, and a
+Slack retry carries the same ``event_id``, so the pipeline marks it a duplicate.
+
+:func:`parse_slack` turns the stored JSON back into a :class:`ParsedMessage`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import json
+import logging
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.async_context import AsyncBoltContext
+from slack_sdk.errors import SlackApiError
+from sqlalchemy import select
+
+from bot.access import refuse
+from bot.app import BotServices, services
+from intake.cases.db import Store
+from intake.cases.models import AuditEntry, Case, Message
+from intake.errors import InputError
+from intake.records import Contact, IntakeRecord, ParsedMessage
+
+log = logging.getLogger(__name__)
+
+SHORTCUT_CALLBACK = "log_as_complaint"
+EDIT_SUBTYPES = frozenset({"message_changed", "message_deleted"})
+# Message subtypes that carry someone's own words; joins, topics etc. are not complaints.
+INTAKE_SUBTYPES = frozenset({None, "file_share", "thread_broadcast"})
+
+_EMAIL = re.compile(r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+_LINK = re.compile(r"<([^<>|]+)(?:\|([^<>]*))?>")
+
+
+# --- parsing (used by the pipeline) ---------------------------------------------------
+
+
+def parse_slack(raw: bytes) -> ParsedMessage:
+    """Read a stored Slack event or shortcut payload; InputError when it has no message."""
+    try:
+        body = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise InputError("Slack payload is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise InputError("Slack payload is not a JSON object")
+    message = body.get("event") or body.get("message")
+    if not isinstance(message, dict):
+        raise InputError("Slack payload has no message")
+    text = message_text(message)
+    if not text.strip():
+        raise InputError("Slack message has no text")
+    user = str(message.get("user") or (body.get("user") or {}).get("id") or "")
+    channel = _channel_id(body, message)
+    return ParsedMessage(
+        text=text, new_text=text, from_header=user or None,
+        contact=Contact(email=first_email(message, text)),
+        headers={"slack_channel": channel, "slack_ts": message.get("ts"),
+                 "slack_user": user, "slack_team": body.get("team_id")
+                 or (body.get("team") or {}).get("id")},
+        notes=_file_notes(message),
+        sent_date=_ts_datetime(message.get("ts")),
+    )
+
+
+def message_text(message: dict[str, Any]) -> str:
+    """The message's words plus any attached or forwarded message text, unescaped."""
+    parts = [message.get("text") or ""]
+    for att in message.get("attachments") or []:
+        if not isinstance(att, dict):
+            continue
+        if att.get("author_name") and att.get("is_share"):
+            parts.append(f"Forwarded message from {att['author_name']}:")
+        for key in ("pretext", "title", "text"):
+            if att.get(key):
+                parts.append(str(att[key]))
+        if not att.get("text") and att.get("fallback"):
+            parts.append(str(att["fallback"]))
+    return "\n\n".join(unescape(p) for p in parts if p).strip()
+
+
+def unescape(text: str) -> str:
+    """Slack mrkdwn to plain text: links to their label or address, entities decoded."""
+
+    def link(m: re.Match[str]) -> str:
+        target, label = m.group(1), m.group(2)
+        if target.startswith("mailto:"):
+            return target.removeprefix("mailto:")
+        if target.startswith(("@", "#", "!")):
+            return "@" + (label or target.lstrip("@#!"))
+        return f"{label} ({target})" if label and label != target else target
+
+    return html.unescape(_LINK.sub(link, text))
+
+
+def first_email(message: dict[str, Any], text: str) -> str | None:
+    """The first email address the message gives (where a letter could go)."""
+    raw = message.get("text") or ""
+    mailto = re.search(r"<mailto:([^|>]+)", raw)
+    if mailto:
+        return mailto.group(1).strip().lower()
+    found = _EMAIL.search(text)
+    return found.group(0).lower().rstrip(".") if found else None
+
+
+def _channel_id(body: dict[str, Any], message: dict[str, Any]) -> str | None:
+    channel = message.get("channel") or body.get("channel")
+    if isinstance(channel, dict):
+        return channel.get("id")
+    return channel
+
+
+def _file_notes(message: dict[str, Any]) -> list[str]:
+    files = [f for f in message.get("files") or [] if isinstance(f, dict)]
+    if not files:
+        return []
+    return [f"{len(files)} Slack file(s) attached, not downloaded: open the message in Slack"]
+
+
+def _ts_datetime(ts: Any) -> datetime | None:
+    try:
+        return datetime.fromtimestamp(float(ts), UTC)
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+# --- deciding what is intake ----------------------------------------------------------
+
+
+def is_from_a_bot(event: dict[str, Any]) -> bool:
+    """Our own and other bots' messages never become cases (no loops)."""
+    return bool(event.get("bot_id") or event.get("bot_profile")
+                or event.get("subtype") == "bot_message")
+
+
+def is_intake_message(event: dict[str, Any], intake_channel: str | None) -> bool:
+    """A person's top-level message in the intake channel or in a DM to the bot."""
+    if is_from_a_bot(event) or event.get("subtype") not in INTAKE_SUBTYPES:
+        return False
+    if not event.get("user"):
+        return False
+    thread_ts = event.get("thread_ts")
+    if thread_ts and thread_ts != event.get("ts") and event.get("subtype") is None:
+        return False  # a reply in a thread is conversation about a message, not a new one
+    if event.get("channel_type") == "im":
+        return True
+    return bool(intake_channel) and event.get("channel") == intake_channel
+
+
+# --- storing ---------------------------------------------------------------------------
+
+
+def slack_record(external_id: str, payload: dict[str, Any], user: str) -> IntakeRecord:
+    return IntakeRecord(channel="slack", external_id=external_id,
+                        received_at=datetime.now(UTC),
+                        raw=json.dumps(payload, separators=(",", ":")).encode(), sender=user)
+
+
+async def store_record(svc: BotServices, record: IntakeRecord) -> int:
+    """Store the record off the event loop, then wake the pipeline."""
+    from intake.pipeline import accept
+
+    message_id = await asyncio.to_thread(accept, svc.store, record)
+    svc.on_accept(message_id)
+    log.info("slack intake stored as message %s", message_id)
+    return message_id
+
+
+def record_edit(store: Store, event: dict[str, Any], event_id: str | None) -> str | None:
+    """Audit an edit or deletion of a message we took in; return the case reference."""
+    channel = event.get("channel")
+    original = event.get("message") or event.get("previous_message") or {}
+    ts = event.get("deleted_ts") or original.get("ts")
+    with store.session() as session:
+        reference = _case_of_slack_message(session, channel, ts)
+        if reference is None and not _was_taken_in(session, channel, ts):
+            return None
+        action = ("slack_message_deleted" if event.get("subtype") == "message_deleted"
+                  else "slack_message_edited")
+        session.add(AuditEntry(
+            actor=f"slack:{original.get('user') or 'unknown'}", case_reference=reference,
+            action=action, detail={"channel": channel, "ts": ts, "event_id": event_id}))
+        return reference
+
+
+def _candidates(session: Any, channel: str | None, ts: str | None) -> list[Message]:
+    """Slack messages stored for this channel and ts (by shortcut id or event time)."""
+    when = _ts_datetime(ts)
+    if not channel or when is None:
+        return []
+    found = list(session.scalars(select(Message).where(
+        Message.channel == "slack", Message.external_id == f"{channel}:{ts}")))
+    window = select(Message).where(
+        Message.channel == "slack",
+        Message.received_at.between(when - timedelta(minutes=1), when + timedelta(hours=1)))
+    for msg in session.scalars(window.limit(500)):
+        try:
+            body = json.loads(msg.raw)
+        except (ValueError, TypeError):
+            continue
+        inner = body.get("event") or body.get("message") or {}
+        if inner.get("ts") == ts and _channel_id(body, inner) == channel:
+            found.append(msg)
+    return found
+
+
+def _case_of_slack_message(session: Any, channel: str | None, ts: str | None) -> str | None:
+    for msg in _candidates(session, channel, ts):
+        if msg.case_id is not None:
+            case = session.get(Case, msg.case_id)
+            if case is not None:
+                return case.reference
+    return None
+
+
+def _was_taken_in(session: Any, channel: str | None, ts: str | None) -> bool:
+    return bool(_candidates(session, channel, ts))
+
+
+# --- listeners -------------------------------------------------------------------------
+
+
+async def on_message(body: dict[str, Any], event: dict[str, Any],
+                     context: AsyncBoltContext) -> None:
+    """Events are acknowledged by Bolt before this runs; store, then wake the pipeline."""
+    svc = services(context)
+    async with svc.in_flight.track():
+        if event.get("subtype") in EDIT_SUBTYPES:
+            if event.get("channel") == svc.settings.slack_intake_channel or \
+                    event.get("channel_type") == "im":
+                ref = await asyncio.to_thread(record_edit, svc.store, event,
+                                              body.get("event_id"))
+                log.info("slack edit/deletion recorded (case %s)", ref)
+            return
+        if not is_intake_message(event, svc.settings.slack_intake_channel):
+            return
+        event_id = body.get("event_id") or f"{event.get('channel')}:{event.get('ts')}"
+        payload = {k: body.get(k) for k in ("event_id", "team_id", "event_time", "event")}
+        await store_record(svc, slack_record(event_id, payload, event.get("user", "")))
+
+
+async def on_log_as_complaint(ack: AsyncAck, body: dict[str, Any],
+                              context: AsyncBoltContext) -> None:
+    """Message shortcut: staff take any message in as a complaint."""
+    await ack()
+    svc = services(context)
+    user = (body.get("user") or {}).get("id", "")
+    channel = (body.get("channel") or {}).get("id")
+    async with svc.in_flight.track():
+        if not await svc.staff.is_staff(user):
+            await refuse(svc.client, svc.store, user_id=user, channel=channel,
+                         action="log_as_complaint")
+            return
+        message = body.get("message") or {}
+        view_id = await _open_progress(svc, body.get("trigger_id"))
+        payload = {"type": "message_action", "team": body.get("team"),
+                   "channel": body.get("channel"), "user": body.get("user"),
+                   "message": message}
+        message_id = await store_record(
+            svc, slack_record(f"{channel}:{message.get('ts')}", payload, user))
+        if view_id:
+            await _show_outcome(svc, view_id, message_id)
+
+
+async def _open_progress(svc: BotServices, trigger_id: str | None) -> str | None:
+    """Open a small modal at once (a trigger lasts 3 seconds) to show the outcome later."""
+    if not trigger_id:
+        return None
+    try:
+        resp = await svc.client.views_open(trigger_id=trigger_id, view=_progress_view())
+        return resp["view"]["id"]
+    except (TimeoutError, SlackApiError, OSError) as exc:
+        log.warning("could not open the intake modal: %s", type(exc).__name__)
+        return None
+
+
+async def _show_outcome(svc: BotServices, view_id: str, message_id: int) -> None:
+    from bot.outcome import outcome_view, wait_for_outcome
+
+    outcome = await wait_for_outcome(svc.store, message_id)
+    try:
+        await svc.client.views_update(view_id=view_id, view=outcome_view(outcome))
+    except (TimeoutError, SlackApiError, OSError) as exc:
+        log.warning("could not show the intake outcome: %s", type(exc).__name__)
+
+
+def _progress_view() -> dict[str, Any]:
+    return {"type": "modal", "callback_id": "intake_outcome",
+            "title": {"type": "plain_text", "text": "Log as complaint"},
+            "close": {"type": "plain_text", "text": "Close"},
+            "blocks": [{"type": "section", "text": {
+                "type": "mrkdwn", "text": "Logging the message as a complaint…"}}]}
+
+
+def register(app: AsyncApp) -> None:
+    app.event("message")(on_message)
+    app.shortcut(SHORTCUT_CALLBACK)(on_log_as_complaint)
