@@ -139,6 +139,12 @@ def serve_command() -> None:
         return
     set_settings(settings)
     configure_logging(settings.log_level)
+    try:
+        from intake.rules.rulebook import get_rulebook
+
+        get_rulebook()  # a bad rules file stops start-up with the field named
+    except ConfigError as exc:
+        _fail(f"configuration error: {exc}")
     store = Store(settings.database_url)
     try:
         ensure_schema(store.engine)

@@ -37,6 +37,20 @@ def _delete_files(paths: list[str]) -> None:
         Path(p).unlink(missing_ok=True)
 
 
+def _redact_slack(session: Session, case: Case) -> None:
+    """Queue chat.update calls that blank every Slack message the bot posted for the case."""
+    posted = session.execute(select(SlackPost).where(
+        SlackPost.case_id == case.id, SlackPost.result_ts.is_not(None))).scalars().all()
+    targets = {(p.payload.get("channel"), p.result_ts) for p in posted}
+    if case.slack_channel and case.slack_ts:
+        targets.add((case.slack_channel, case.slack_ts))
+    for channel, ts in sorted(t for t in targets if t[0] and t[1]):
+        text = f"Case {case.reference}: personal data removed under the retention policy."
+        session.add(SlackPost(method="chat.update", purpose="redact", priority=8,
+                              payload={"channel": channel, "ts": ts, "text": text,
+                                       "blocks": []}))
+
+
 def purge_case(session: Session, case: Case, actor: str) -> None:
     """Remove one closed case's personal data, keeping an anonymised audit row."""
     msg_ids = [m.id for m in session.execute(
@@ -44,6 +58,7 @@ def purge_case(session: Session, case: Case, actor: str) -> None:
     files = [p for p in session.execute(select(Attachment.path).where(
         Attachment.message_id.in_(msg_ids))).scalars() if p]
     letter_ids = [lt.id for lt in case.letters]
+    _redact_slack(session, case)
     session.execute(delete(OutboxItem).where(OutboxItem.letter_id.in_(letter_ids)))
     session.execute(delete(Attachment).where(Attachment.message_id.in_(msg_ids)))
     session.execute(update(Message).where(Message.duplicate_of_id.in_(msg_ids))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from intake.cases.models import Deadline
-from intake.rules.deadlines import compute_deadlines
+from intake.rules.deadlines import LONDON, compute_deadlines
 from intake.steps.context import Context
 
 
@@ -20,8 +20,10 @@ def _row(kind: str, due: date | datetime, rule: str, source: str | None,
 def write_deadlines(ctx: Context) -> None:
     case, c = ctx.case, ctx.classification
     assert case is not None and c is not None
-    d = compute_deadlines(regime=c.regime, intent=c.intent, received_at=case.received_at,
-                          published=c.report_published)
+    # London time, so a 48-hour deadline is written with the local offset (RULES.md 8).
+    received = case.received_at.astimezone(LONDON)
+    d = compute_deadlines(regime=c.regime, intent=c.intent, received_at=received,
+                          published=c.report_published, aspects=c.aspects)
     ctx.deadlines = d
     case.deadline_summary = d.to_json()
     case.rule_version = d.rule_version
