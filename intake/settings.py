@@ -78,6 +78,8 @@ class Settings(BaseSettings):
     # --- outbound mail -------------------------------------------------------------
     relay_host: str = Field("127.0.0.1", description="SMTP relay for outbound letters")
     relay_port: int = Field(25, ge=1, le=65535, description="SMTP relay port")
+    relay_starttls: bool = Field(False, description="upgrade the relay connection with "
+                                 "STARTTLS (certificate verified)")
     from_address: str | None = Field(None, description="From: of letters (default: first "
                                      "mailbox)")
     outbox_max_attempts: int = Field(12, ge=1, description="send attempts before a letter "
@@ -122,6 +124,15 @@ class Settings(BaseSettings):
                                        "which a roll-up summary is posted")
     slack_post_interval_seconds: float = Field(1.0, ge=0, description="least time between "
                                                "two posts to one Slack channel")
+
+    # --- retention (docs/data-protection.md) -----------------------------------------
+    retention_closed_case_days: int = Field(1095, ge=1, description="days after closing "
+                                            "before a case's personal data is purged")
+    retention_unlinked_message_days: int = Field(90, ge=1, description="days to keep "
+                                                 "messages that made no case (spam, bounces, "
+                                                 "auto-replies, list mail)")
+    retention_sent_outbox_days: int = Field(30, ge=1, description="days to keep the raw "
+                                            "copy of a sent mail in the outbox")
 
     # --- operations ----------------------------------------------------------------
     health_host: str = Field("127.0.0.1", description="health and metrics listener")

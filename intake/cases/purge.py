@@ -10,7 +10,7 @@ case are reduced to their action and time.
 from __future__ import annotations
 
 import sys
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 import click
@@ -28,8 +28,10 @@ from intake.cases.models import (
     Letter,
     Message,
     OutboxItem,
+    ReplyLog,
     SlackPost,
 )
+from intake.settings import Settings
 
 
 def _delete_files(paths: list[str]) -> None:
@@ -90,24 +92,71 @@ def closed_before(session: Session, cutoff: date) -> list[Case]:
         .order_by(Case.id)).scalars())
 
 
-@click.command("purge")
-@click.option("--closed-before", "cutoff", required=True,
-              type=click.DateTime(formats=["%Y-%m-%d"]), help="purge cases closed before "
-              "this date (YYYY-MM-DD)")
-@click.option("--dry-run", is_flag=True, help="list what would be purged")
-def purge_command(cutoff: datetime, dry_run: bool) -> None:
-    """Delete personal data of cases closed before DATE, keeping anonymised audit rows."""
-    from intake.runner import open_store
+def purge_unlinked_messages(session: Session, before: datetime) -> int:
+    """Messages that never became part of a case (spam, bounces, auto-replies, lists)."""
+    rows = session.execute(select(Message).where(
+        Message.case_id.is_(None), Message.received_at < before,
+        Message.disposition.not_in(("pending", "failed", "quarantined")))).scalars().all()
+    ids = [m.id for m in rows]
+    session.execute(update(Message).where(Message.duplicate_of_id.in_(ids))
+                    .values(duplicate_of_id=None))
+    for msg in rows:
+        session.delete(msg)
+    return len(ids)
 
+
+def purge_sent_outbox(session: Session, before: datetime) -> int:
+    """The raw copy of mail already sent; the letter itself stays with its case."""
+    result = session.execute(delete(OutboxItem).where(OutboxItem.status == "sent",
+                                                      OutboxItem.sent_at < before))
+    return result.rowcount or 0
+
+
+def apply_retention(session: Session, settings: Settings, now: datetime,
+                    actor: str = "retention") -> dict[str, int]:
+    """Every retention period in docs/data-protection.md, applied once."""
+    cases = closed_before(session, (now - timedelta(days=settings.retention_closed_case_days)
+                                    ).date())
+    for case in cases:
+        purge_case(session, case, actor)
+    counts = {
+        "cases": len(cases),
+        "unlinked_messages": purge_unlinked_messages(
+            session, now - timedelta(days=settings.retention_unlinked_message_days)),
+        "sent_outbox": purge_sent_outbox(
+            session, now - timedelta(days=settings.retention_sent_outbox_days)),
+        "reply_log": session.execute(delete(ReplyLog).where(
+            ReplyLog.day < (now - timedelta(days=2)).date())).rowcount or 0,
+    }
+    audit(session, actor, "retention_applied", None, **counts)
+    return counts
+
+
+@click.command("purge")
+@click.option("--closed-before", "cutoff", type=click.DateTime(formats=["%Y-%m-%d"]),
+              help="purge cases closed before this date (YYYY-MM-DD)")
+@click.option("--retention", is_flag=True, help="apply every configured retention period")
+@click.option("--dry-run", is_flag=True, help="list what would be purged")
+def purge_command(cutoff: datetime | None, retention: bool, dry_run: bool) -> None:
+    """Delete personal data of old closed cases, keeping anonymised audit rows."""
+    from intake.runner import open_store
+    from intake.settings import get_settings
+
+    if cutoff is None and not retention:
+        raise click.UsageError("give --closed-before DATE or --retention")
     store = open_store()
     with store.session() as session:
-        cases = closed_before(session, cutoff.date())
-        for case in cases:
-            click.echo(case.reference)
-            if not dry_run:
-                purge_case(session, case, "purge")
+        if retention:
+            counts = apply_retention(session, get_settings(), datetime.now(UTC))
+            click.echo(" ".join(f"{k}={v}" for k, v in counts.items()))
+        if cutoff is not None:
+            cases = closed_before(session, cutoff.date())
+            for case in cases:
+                click.echo(case.reference)
+                if not dry_run:
+                    purge_case(session, case, "purge")
+            click.echo(f"{'would purge' if dry_run else 'purged'} {len(cases)} case(s)",
+                       err=True)
         if dry_run:
             session.rollback()
-    click.echo(f"{'would purge' if dry_run else 'purged'} {len(cases)} case(s)",
-               err=True)
     sys.exit(0)
