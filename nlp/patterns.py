@@ -23,7 +23,8 @@ INSPECTORATE_PHRASES: dict[str, list[str]] = {
     "hmic": [
         "hmic", "hmicfrs", "hmicfrs inspector", "police inspectorate",
         "inspectorate of constabulary", "her majesty's inspectorate of constabulary",
-        "his majesty's inspectorate of constabulary", "police inspector",
+        "his majesty's inspectorate of constabulary", "the police inspectorate",
+        "police inspector",
         "police inspectors", "inspector of constabulary",
     ],
     "hmi_probation": [
