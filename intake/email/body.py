@@ -1,0 +1,108 @@
+"""Turning MIME parts into text: charsets, HTML-only mail, and quoted replies.
+
+Every decoder here degrades instead of failing: a part in an unknown or lying charset is
+decoded with replacement characters and the fact is written to ``notes``, so a person can
+see why a letter quotes a garbled word, and the message is never lost over one byte.
+"""
+
+from __future__ import annotations
+
+import codecs
+import logging
+import re
+from email.message import Message
+
+from inscriptis import get_text
+from mailparser_reply import EmailReplyParser
+
+log = logging.getLogger(__name__)
+
+_REPLY_PARSER = EmailReplyParser(languages=["en"])
+# Fallback for undeclared 8-bit text: UTF-8 first, then what Windows mail clients send.
+_UNDECLARED = ("utf-8", "windows-1252")
+# The reply parser's regexes are not linear on pathological input; long bodies are rare
+# and are kept whole rather than risk a stall in the worker.
+_REPLY_PARSE_MAX_CHARS = 200_000
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def payload_bytes(part: Message) -> bytes:
+    """The part's body with its transfer encoding undone (bad base64 is decoded leniently)."""
+    try:
+        data = part.get_payload(decode=True)
+    except Exception:  # noqa: BLE001 - the email package raises odd types on broken parts
+        data = None
+    if isinstance(data, bytes):
+        return data
+    raw = part.get_payload()
+    return raw.encode("utf-8", "surrogateescape") if isinstance(raw, str) else b""
+
+
+def _known_charset(name: str | None) -> str | None:
+    if not name:
+        return None
+    try:
+        return codecs.lookup(name).name
+    except LookupError:
+        return None
+
+
+def decode_bytes(data: bytes, charset: str | None, notes: list[str]) -> str:
+    """Decode text in its declared charset; never raise, and note whatever was guessed."""
+    declared = (charset or "").strip().strip('"').lower() or None
+    known = _known_charset(declared)
+    if declared and not known:
+        notes.append(f"unknown charset {declared[:40]!r}; decoded as UTF-8")
+    candidates = [known] if known and known != "ascii" else list(_UNDECLARED)
+    for name in candidates:
+        try:
+            return clean_text(data.decode(name))
+        except UnicodeDecodeError:
+            continue
+    notes.append("undecodable bytes replaced")
+    return clean_text(data.decode(candidates[0], errors="replace"))
+
+
+def clean_text(text: str) -> str:
+    """Normalise line ends and drop control characters that break storage and display."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return _CONTROL.sub("", text)
+
+
+def html_to_text(html: str) -> str:
+    """Readable text from an HTML body (phones often send nothing else)."""
+    try:
+        text = get_text(html)
+    except Exception:  # noqa: BLE001 - fall back to crude tag stripping, never fail
+        log.warning("HTML conversion failed; stripping tags instead")
+        text = re.sub(r"<[^>]*>", " ", html)
+    lines = [line.rstrip() for line in text.splitlines()]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+
+
+def part_text(part: Message, notes: list[str]) -> str:
+    """Decoded text of one text/* part, HTML converted."""
+    try:
+        charset = part.get_content_charset()
+    except Exception:  # noqa: BLE001 - malformed parameters
+        charset = None
+    text = decode_bytes(payload_bytes(part), charset, notes)
+    if part.get_content_subtype() == "html":
+        return html_to_text(text)
+    return text
+
+
+def new_words(text: str) -> str:
+    """The writer's own words: quoted replies and signature removed (reply parser)."""
+    if not text.strip() or len(text) > _REPLY_PARSE_MAX_CHARS:
+        return text.strip()
+    try:
+        message = _REPLY_PARSER.read(text)
+    except Exception:  # noqa: BLE001 - a parser failure keeps the whole text
+        log.warning("reply parser failed; keeping the whole text")
+        return text.strip()
+    if not message.replies:
+        return text.strip()
+    latest = message.replies[0]
+    own = (latest.body or "").strip() or (latest.full_body or "").strip()
+    return own or text.strip()
