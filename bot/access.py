@@ -13,9 +13,9 @@ import asyncio
 import logging
 import time
 
-from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.errors import SLACK_CALL_FAILED
 from intake.cases.db import Store
 from intake.cases.models import AuditEntry
 from intake.settings import Settings
@@ -69,7 +69,7 @@ class StaffDirectory:
                 resp = await self._client.usergroups_users_list(usergroup=group)
                 self._members[group] = set(resp.get("users") or [])
                 self._fetched_at[group] = time.monotonic()
-            except (TimeoutError, SlackApiError, OSError) as exc:
+            except SLACK_CALL_FAILED as exc:
                 log.warning("could not resolve staff user group %s: %s", group,
                             type(exc).__name__)
             return self._members.get(group, set())
@@ -91,5 +91,5 @@ async def refuse(client: AsyncWebClient, store: Store, *, user_id: str, channel:
     if channel:
         try:
             await client.chat_postEphemeral(channel=channel, user=user_id, text=REFUSAL_TEXT)
-        except (TimeoutError, SlackApiError, OSError) as exc:
+        except SLACK_CALL_FAILED as exc:
             log.warning("could not send refusal to %s: %s", user_id, type(exc).__name__)

@@ -28,6 +28,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.access import StaffDirectory
+from bot.errors import SLACK_UNREACHABLE
 from intake.cases.db import Store
 from intake.settings import Settings
 
@@ -132,7 +133,7 @@ async def check_identity(svc: BotServices) -> bool:
     except SlackApiError as exc:
         log.error("Slack auth.test refused: %s", exc.response.get("error"))
         return False
-    except (TimeoutError, OSError) as exc:
+    except SLACK_UNREACHABLE as exc:
         log.warning("Slack unreachable (auth.test: %s); posts will queue until it is back",
                     type(exc).__name__)
         return False

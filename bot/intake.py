@@ -23,11 +23,11 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
-from slack_sdk.errors import SlackApiError
 from sqlalchemy import select
 
 from bot.access import refuse
 from bot.app import BotServices, services
+from bot.errors import SLACK_CALL_FAILED
 from intake.cases.db import Store
 from intake.cases.models import AuditEntry, Case, Message
 from intake.errors import InputError
@@ -280,7 +280,7 @@ async def _open_progress(svc: BotServices, trigger_id: str | None) -> str | None
     try:
         resp = await svc.client.views_open(trigger_id=trigger_id, view=_progress_view())
         return resp["view"]["id"]
-    except (TimeoutError, SlackApiError, OSError) as exc:
+    except SLACK_CALL_FAILED as exc:
         log.warning("could not open the intake modal: %s", type(exc).__name__)
         return None
 
@@ -291,7 +291,7 @@ async def _show_outcome(svc: BotServices, view_id: str, message_id: int) -> None
     outcome = await wait_for_outcome(svc.store, message_id)
     try:
         await svc.client.views_update(view_id=view_id, view=outcome_view(outcome))
-    except (TimeoutError, SlackApiError, OSError) as exc:
+    except SLACK_CALL_FAILED as exc:
         log.warning("could not show the intake outcome: %s", type(exc).__name__)
 
 

@@ -17,9 +17,9 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
-from slack_sdk.errors import SlackApiError
 
 from bot.app import BotServices, services
+from bot.errors import SLACK_CALL_FAILED
 from bot.intake import store_record
 from bot.outcome import outcome_view, wait_for_outcome
 from intake.channels.phone import ROLES, phone_record, validate_phone_fields
@@ -134,7 +134,7 @@ async def open_modal(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltCont
     try:
         await svc.client.views_open(trigger_id=body["trigger_id"],
                                     view=phone_view(datetime.now(UTC)))
-    except (TimeoutError, SlackApiError, OSError) as exc:
+    except SLACK_CALL_FAILED as exc:
         log.warning("could not open the phone modal: %s", type(exc).__name__)
 
 
@@ -174,7 +174,7 @@ async def _log_call(svc: BotServices, fields: dict[str, object], operator: str,
     try:
         await svc.client.views_update(view_id=view_id,
                                       view=outcome_view(outcome, "Phone complaint"))
-    except (TimeoutError, SlackApiError, OSError) as exc:
+    except SLACK_CALL_FAILED as exc:
         log.warning("could not show the phone outcome: %s", type(exc).__name__)
 
 

@@ -241,7 +241,8 @@ class SlackPostWorker:
                 row.next_attempt_at = datetime.now(UTC) + timedelta(seconds=wait)
                 log.info("slack rate limited on %s: waiting %.0fs", key, wait)
                 return
-            error = str(exc.response.get("error") or "error")
+            data = exc.response.data
+            error = str(data.get("error") if isinstance(data, dict) else f"HTTP {status}")
             row.attempts += 1
             row.last_error = error
             if row.attempts >= MAX_API_ERRORS:
@@ -260,7 +261,7 @@ class SlackPostWorker:
             assert row is not None
             row.status, row.last_error = "pending", f"unreachable: {why}"
             row.next_attempt_at = datetime.now(UTC) + timedelta(seconds=5)
-        log.warning("Slack unreachable (%s); %s post(s) wait in the queue", why, "queued")
+        log.warning("Slack unreachable (%s); posts wait in the queue", why)
 
     @staticmethod
     def _backoff(attempts: int) -> timedelta:

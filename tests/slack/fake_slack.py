@@ -45,6 +45,7 @@ class Call:
     token: str | None
     at: float  # time.monotonic()
     status: int = 200
+    response: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -139,11 +140,9 @@ class FakeSlack:
     async def _params(self, request: web.Request) -> dict[str, Any]:
         params: dict[str, Any] = dict(request.query)
         body = await request.read()
-        if not body:
-            return params
-        if request.content_type == "application/json":
+        if body and request.content_type == "application/json":
             params.update(json.loads(body))
-        else:
+        elif body:
             params.update(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
         for key in ("blocks", "view", "files", "attachments"):
             if isinstance(params.get(key), str):
@@ -165,8 +164,9 @@ class FakeSlack:
             await self._record(call)
             return web.json_response({"ok": False, "error": "ratelimited"}, status=429,
                                      headers={"Retry-After": str(limit.retry_after)})
+        call.response = self._answer(method, params, token)
         await self._record(call)
-        return web.json_response(self._answer(method, params, token))
+        return web.json_response(call.response)
 
     def _drop(self, request: web.Request) -> web.StreamResponse:
         """Being down: close the connection without an answer, like an outage."""
