@@ -1,0 +1,5 @@
+"""``python -m intake`` is ``intake-bot``."""
+
+from intake.cli import main
+
+main()
