@@ -87,6 +87,8 @@ def _retry_after(exc: SlackApiError) -> float:
 class SlackPostWorker:
     """Drains ``SlackPost`` rows; see the module docstring for the rules it keeps."""
 
+    unreachable_retry = timedelta(seconds=5)  # how soon to try again when Slack is down
+
     def __init__(self, settings: Settings, store: Store, client: AsyncWebClient) -> None:
         self.settings = settings
         self.store = store
@@ -260,7 +262,7 @@ class SlackPostWorker:
             row = session.get(SlackPost, post.id)
             assert row is not None
             row.status, row.last_error = "pending", f"unreachable: {why}"
-            row.next_attempt_at = datetime.now(UTC) + timedelta(seconds=5)
+            row.next_attempt_at = datetime.now(UTC) + self.unreachable_retry
         log.warning("Slack unreachable (%s); posts wait in the queue", why)
 
     @staticmethod
