@@ -16,7 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, UndefinedError
 from markupsafe import Markup
 
 from intake.letters.context import LetterInput, build_context, join_names
@@ -69,7 +69,9 @@ def cite(procedure: dict[str, Any], *keys: str) -> str:
     """
     refs: list[str] = []
     for key in keys:
-        ref = procedure["p"][key]
+        ref = procedure["p"].get(key)
+        if ref is None:
+            raise UndefinedError(f"{procedure['title']!r} has no paragraph {key!r}")
         if ref not in refs:
             refs.append(ref)
     annexes = [r for r in refs if not r[:1].isdigit()]
@@ -82,6 +84,13 @@ def cite(procedure: dict[str, Any], *keys: str) -> str:
     return f"{procedure['title']}, {join_names(parts)}"
 
 
+def sentence(value: str) -> str:
+    """Capitalise the first letter only, for a name that starts a sentence."""
+    text = str(value)
+    out = text[:1].upper() + text[1:]
+    return Markup(out) if isinstance(value, Markup) else out
+
+
 def _environment(fmt: str) -> Environment:
     env = Environment(
         loader=FileSystemLoader(str(TEMPLATES_DIR)),
@@ -92,6 +101,7 @@ def _environment(fmt: str) -> Environment:
         keep_trailing_newline=True,
     )
     env.filters["squash"] = squash
+    env.filters["sentence"] = sentence
     env.globals["layout"] = "letters/base.txt.j2" if fmt == "text" else "letters/base.html.j2"
     env.globals["text_width"] = TEXT_WIDTH
     env.globals["cite"] = cite
