@@ -7,7 +7,8 @@ from email.header import Header
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from intake.email.parse import external_id_of, parse_email
 from intake.errors import InputError
@@ -46,9 +47,11 @@ def test_html_only_iphone_mail_becomes_text() -> None:
 
 
 @pytest.mark.parametrize(("name", "subject", "words"), [
-    ("charset_big5.eml", "投訴：托兒所檢查 - complaint about childminder inspection", "我對檢查員的行為表示投訴"),
+    ("charset_big5.eml", "投訴：托兒所檢查 - complaint about childminder inspection",
+     "我對檢查員的行為表示投訴"),
     ("charset_latin1.eml", "Réclamation : inspection de l'école", "déposer une réclamation"),
-    ("charset_cp1252.eml", "Complaint re inspection of Sunnyside Day Nursery", "“failed to safeguard”"),
+    ("charset_cp1252.eml", "Complaint re inspection of Sunnyside Day Nursery",
+     "“failed to safeguard”"),
     ("charset_koi8r.eml", "Жалоба на инспекцию", "Инспектор был груб"),
 ])
 def test_declared_charsets_decode_exactly(name: str, subject: str, words: str) -> None:
