@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from intake.cases.models import Case, Letter, OutboxItem
 from intake.cases.references import find_references
+from intake.email.dsn import pasted_message_ids
 from intake.records import ParsedMessage
 
 log = logging.getLogger(__name__)
@@ -27,7 +28,7 @@ FLAG = "letter_bounced"
 
 def flag_bounce(session: Session, parsed: ParsedMessage) -> Letter | None:
     """Find the letter a bounce returns; mark it and its outbox entry bounced."""
-    report = parsed.headers.get("dsn") or {}
+    report = parsed.headers.get("dsn") or _text_report(parsed)
     ids = list(report.get("original_message_ids", [])) + list(parsed.in_reply_to)
     letter = _by_message_id(session, ids) or _by_recipient_and_reference(session, parsed,
                                                                           report)
@@ -44,6 +45,13 @@ def flag_bounce(session: Session, parsed: ParsedMessage) -> Letter | None:
     case.updated_at = datetime.now(UTC)
     log.info("bounce matched to letter %s of %s", letter.id, case.reference)
     return letter
+
+
+def _text_report(parsed: ParsedMessage) -> dict[str, object]:
+    """What a plain-text bounce tells: pasted Message-IDs and X-Failed-Recipients."""
+    failed = str(parsed.headers.get("x-failed-recipients", ""))
+    return {"original_message_ids": pasted_message_ids(parsed.text),
+            "final_recipients": [a.strip().lower() for a in failed.split(",") if a.strip()]}
 
 
 def _by_message_id(session: Session, ids: list[str]) -> Letter | None:

@@ -56,12 +56,12 @@ def can_acknowledge(session: Session, address: str | None, parsed: ParsedMessage
     - the address already got ``max_replies_per_sender_per_day`` automatic replies today
       (loop protection against another robot that answers every letter).
     """
-    if not address or not _ADDRESS.match(address.strip()):
-        return False, "no usable address"
-    address = address.strip().lower()
+    address = (address or "").strip().lower()
     ours = {m.lower() for m in settings.mailboxes} | {settings.letters_from.lower()}
     if address in ours:
         return False, "the address is one of our own mailboxes"
+    if not _ADDRESS.match(address):
+        return False, "no usable address"
     if _MACHINE_LOCAL.match(address.split("@", 1)[0]):
         return False, "the address belongs to a machine"
     machine = _machine_headers(parsed)

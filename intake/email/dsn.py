@@ -25,6 +25,11 @@ def message_ids(value: str | None) -> list[str]:
     return _MSGID.findall(value or "")
 
 
+def pasted_message_ids(text: str) -> list[str]:
+    """Message-IDs of returned mail pasted into a plain-text bounce (Exim, qmail)."""
+    return _PASTED_MSGID.findall(text)
+
+
 def _status_fields(part: Message) -> list[dict[str, str]]:
     """Per-message and per-recipient field groups of a message/delivery-status part."""
     payload = part.get_payload()
@@ -63,7 +68,7 @@ def read_report(msg: Message, body_text: str) -> dict[str, Any]:
         if original is not None:
             report["original_message_ids"] += message_ids(str(original.get("Message-ID", "")))
             report["original_subject"] = report["original_subject"] or _safe(original, "Subject")
-    report["original_message_ids"] += _PASTED_MSGID.findall(body_text)
+    report["original_message_ids"] += pasted_message_ids(body_text)
     report["original_message_ids"] = list(dict.fromkeys(report["original_message_ids"]))
     return report
 
