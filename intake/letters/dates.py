@@ -6,7 +6,7 @@ shown in the service's local time zone, because that is the clock the reader liv
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from intake.settings import get_settings
@@ -38,9 +38,13 @@ def format_datetime(t: datetime) -> str:
 
 
 def to_local(t: datetime) -> datetime:
-    """The moment in local time; a naive datetime is taken to be UTC (as the store keeps it)."""
-    if t.tzinfo is None:
-        t = t.replace(tzinfo=UTC)
+    """The moment in local time; a naive datetime is already local wall-clock time.
+
+    That is the project's convention for timestamps without an offset (RULES.md section 3,
+    as the deadline rules read them); the case store always hands back aware UTC.
+    """
+    if t.tzinfo is None or t.utcoffset() is None:
+        return t.replace(tzinfo=local_zone())
     return t.astimezone(local_zone())
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 import pytest
 
@@ -55,6 +55,16 @@ def test_48_hour_deadline_is_a_local_time_and_date() -> None:
         "11am on Wednesday 1 July 2026"
     summer_utc = datetime.fromisoformat("2026-07-01T16:30:00+00:00")
     assert format_datetime(summer_utc) == "5:30pm on Wednesday 1 July 2026"
+    assert format_datetime(datetime(2026, 7, 1, 23, 30, tzinfo=UTC)) == \
+        "12:30am on Thursday 2 July 2026"
+    assert format_datetime(datetime(2026, 12, 1, 12, 0)) == "12pm on Tuesday 1 December 2026"
+
+
+def test_received_date_is_the_london_date() -> None:
+    late_evening_utc = datetime(2026, 6, 30, 23, 30, tzinfo=UTC)  # 00:30 BST on 1 July
+    data = letter_input(Labels(aspects=["conduct"]), late_evening_utc, reference="CMP-2026-5")
+    assert "We received your complaint on Wednesday 1 July 2026" in flat(
+        render_letter("acknowledgement", data).text)
 
 
 def test_ofsted_acknowledgement_states_reference_dates_and_telephone_call() -> None:
