@@ -121,11 +121,12 @@ def open_case(ctx: Context) -> None:
         inspection_dates=[d.isoformat() for d in c.inspection_dates],
         fields=_case_fields(c, ctx), confidence=dict(c.confidence),
         needs_review=c.needs_review, complainant=_complainant(ctx),
+        # Collections start loaded, so later appends never query for them.
+        messages=[msg], deadlines=[], letters=[],
     )
     _labels(case, c, f"model:{c.model_version}")
     ctx.session.add(case)
     ctx.session.flush()
-    msg.case_id = case.id
     ctx.case = case
     _propose_links(ctx, case)
     _propose_subject_link(ctx, case)
