@@ -195,6 +195,8 @@ def build_context(kind: str, data: LetterInput, facts: LetterFacts, *, for_post:
         "received": format_date(received),
         "acknowledge_by": format_date(d.acknowledge_by),
         "respond_by": _respond_by(d),
+        # "by Thursday 7 January 2027"; a rule without a response date never prints "None".
+        "respond_when": f"by {_respond_by(d)}" if d.respond_by else "as soon as we can",
         "respond_within_hours": isinstance(d.respond_by, datetime),
         "regime": regime,
         "rule": d.rule,

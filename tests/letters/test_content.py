@@ -306,3 +306,15 @@ def test_missing_information_lists_para_13_gaps_in_order() -> None:
 def test_missing_information_is_only_asked_of_complaints() -> None:
     for intent in ("enquiry", "information_request", "provider_concern", "escalation"):
         assert missing_information(_classification(intent=intent), Contact(), "") == []
+
+
+def test_no_letter_prints_none_when_a_date_is_unknown() -> None:
+    for name, case in golden_cases().items():
+        data = replace(case.data, deadlines=replace(case.data.deadlines, respond_by=None,
+                                                    time_limit_ends=None),
+                       subject=None)
+        for kind in LETTER_KINDS:
+            letter = render_letter(kind, data)
+            for body in (letter.text, letter.html):
+                assert "None" not in body, f"{name}/{kind}"
+                assert not re.search(r"\bby\s*\(", body), f"{name}/{kind}"
