@@ -5,7 +5,12 @@ Public API used by the pipeline (``intake.steps.letter``) and the Slack app.
 
 from intake.letters.context import LetterInput
 from intake.letters.dates import format_date, format_datetime
-from intake.letters.facts import LetterFacts, get_letter_facts, load_letter_facts
+from intake.letters.facts import (
+    LetterFacts,
+    clear_letter_facts_cache,
+    get_letter_facts,
+    load_letter_facts,
+)
 from intake.letters.missing import MISSING_ITEMS, missing_information
 from intake.letters.render import (
     LETTER_KINDS,
@@ -22,6 +27,7 @@ __all__ = [
     "LetterFacts",
     "LetterInput",
     "RenderedLetter",
+    "clear_letter_facts_cache",
     "format_date",
     "format_datetime",
     "get_letter_facts",

@@ -168,3 +168,8 @@ def _facts_for(rules_file: Path | None) -> LetterFacts:
 def get_letter_facts() -> LetterFacts:
     """The facts in force for the current settings (cached per rules file)."""
     return _facts_for(get_settings().rules_file)
+
+
+def clear_letter_facts_cache() -> None:
+    """Forget loaded facts, so an edited rules file is read again."""
+    _facts_for.cache_clear()
