@@ -140,9 +140,11 @@ def serve_command() -> None:
     set_settings(settings)
     configure_logging(settings.log_level)
     try:
+        from intake.letters import get_letter_facts
         from intake.rules.rulebook import get_rulebook
 
         get_rulebook()  # a bad rules file stops start-up with the field named
+        get_letter_facts()
     except ConfigError as exc:
         _fail(f"configuration error: {exc}")
     store = Store(settings.database_url)
