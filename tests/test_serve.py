@@ -139,3 +139,11 @@ def _listening(port: int) -> bool:
             return True
     except OSError:
         return False
+
+
+def test_bad_rules_file_stops_start_up_naming_the_field(tmp_path: Path) -> None:
+    rules = tmp_path / "rules.toml"
+    rules.write_text("[regimes.jtai.rules.JTAI.respond]\namount = 0\n")
+    result = run(["serve"], base_env(tmp_path, INTAKE_RULES_FILE=str(rules)), tmp_path)
+    assert result.returncode == 2
+    assert "amount" in result.stderr and "Traceback" not in result.stderr
