@@ -11,10 +11,16 @@ import pytest
 from sqlalchemy import select
 
 from bot.app import web_client
-from bot.notify import enqueue_alert, enqueue_case_post, enqueue_thread_note
+from bot.notify import (
+    case_content,
+    enqueue_alert,
+    enqueue_case_post,
+    enqueue_thread_note,
+    summary_blocks,
+)
 from bot.post_queue import SlackPostWorker
 from intake.cases.db import Store, upgrade
-from intake.cases.models import Alert, Case, SlackPost
+from intake.cases.models import Alert, Case, Complainant, SlackPost
 from intake.settings import Settings
 from tests.slack.conftest import TRIAGE_CHANNEL
 from tests.slack.fake_slack import FakeSlack
@@ -92,11 +98,29 @@ async def test_case_post_has_structured_fields_only(
         queue: tuple[Store, SlackPostWorker], fake_slack: FakeSlack,
         slack_settings: Settings) -> None:
     store, worker = queue
-    new_case(store, slack_settings)
+    with store.session() as session:
+        person = Complainant(name="Jane Smith", email="jane@example.org")
+        session.add(person)
+        session.flush()
+        case = Case(reference="OFS-2026-09999", channel="email", received_at=datetime.now(UTC),
+                    intent="complaint", regime="ofsted", aspects=["conduct"],
+                    inspectorates=["ofsted"], complainant_id=person.id,
+                    fields={"desired_outcome": "a private remedy"},
+                    deadline_summary={"acknowledge_by": "2026-11-24", "rule": "R1"})
+        session.add(case)
+        session.flush()
+        enqueue_case_post(session, case, slack_settings)
+        expected, _ = case_content(case)
+        fallback = str(summary_blocks(case))
     await drain(worker, store)
     [post] = fake_slack.calls_to("chat.postMessage")
-    shown = str(post.params["blocks"])
-    assert "OFS-2026-" in shown and "complaint" in shown and "2026-11-24" in shown
+    assert post.params["blocks"] == expected
+    shown = str(post.params["blocks"]) + post.params["text"]
+    assert "OFS-2026-09999" in shown
+    for private in ("Jane Smith", "jane@example.org", "a private remedy"):
+        assert private not in shown and private not in fallback
+    for fact in ("OFS-2026-09999", "complaint", "ofsted", "conduct", "2026-11-24", "R1"):
+        assert fact in fallback
 
 
 async def test_429_retry_after_is_honoured(queue: tuple[Store, SlackPostWorker],
