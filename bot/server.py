@@ -60,6 +60,9 @@ class SlackRunner:
     async def _start_http(self) -> None:
         web_app = web.Application(client_max_size=MAX_BODY_BYTES)
         web_app.router.add_post(EVENTS_PATH, self._handle)
+        from intake.alert_ack import AckRoutes  # the duty email's acknowledgement link
+
+        AckRoutes(self.store, self.settings).add_to(web_app)
         self._runner = web.AppRunner(web_app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.settings.slack_host, self.settings.slack_port)

@@ -120,6 +120,9 @@ class HealthServer:
         app.router.add_get("/healthz", self.live)
         app.router.add_get("/readyz", self.ready)
         app.router.add_get("/metrics", self.metrics)
+        from intake.alert_ack import AckRoutes  # the duty email's link, also with Slack off
+
+        AckRoutes(self.store, self.settings).add_to(app)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.settings.health_host, self.port)

@@ -1,0 +1,157 @@
+"""``/complaints``: find a case, list what is due or overdue, one's own cases, statistics.
+
+Replies are ephemeral and go back in the command's own HTTP answer (no extra Web API
+call, and it works in any channel, even one the bot is not in). Only triage staff may
+look cases up; anyone gets the help text. Replies carry structured fields only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.async_context import AsyncBoltContext
+from sqlalchemy.orm import Session
+
+from bot.access import REFUSAL_TEXT, audit_refusal
+from bot.app import BotServices, services
+from bot.triage import case_blocks
+from intake.cases.actions import ActionError, find_case
+from intake.cases.queries import DueItem, assigned_to, due_within, overdue, stats
+from intake.letters import format_date
+from intake.rules.deadlines import LONDON
+
+log = logging.getLogger(__name__)
+
+COMMAND = "/complaints"
+DUE_WORKING_DAYS = 5  # issue 5 item 5: "due" means the next 5 working days
+MAX_LINES = 40
+
+HELP = (
+    "*/complaints* finds cases and lists work (only you see the answer):\n"
+    "• `/complaints case REF`: one case, e.g. `/complaints case CMP-2026-00042`\n"
+    f"• `/complaints due`: deadlines in the next {DUE_WORKING_DAYS} working days\n"
+    "• `/complaints overdue`: deadlines that have passed and were not met\n"
+    "• `/complaints mine`: open cases assigned to you, by deadline\n"
+    "• `/complaints stats`: open cases, review work and lateness in numbers\n"
+    "• `/complaints help`: this list"
+)
+
+
+def today_local() -> date:
+    return datetime.now(UTC).astimezone(LONDON).date()
+
+
+def _text(text: str) -> dict[str, Any]:
+    return {"text": text, "blocks": [{"type": "section",
+                                      "text": {"type": "mrkdwn", "text": text[:2900]}}]}
+
+
+def item_line(item: DueItem, today: date) -> str:
+    d, case = item.deadline, item.case
+    late = " :warning: overdue" if d.due_date and d.due_date < today else ""
+    who = f" · <@{case.assignee}>" if case.assignee else " · unassigned"
+    flag = " :rotating_light:" if case.safeguarding else ""
+    return (f"*{case.reference}*{flag} {item.label} {format_date(d.due_date)}{late} "
+            f"({case.intent}, {case.regime}, `{d.rule}`){who}")
+
+
+def _listing(title: str, items: list[DueItem], today: date, empty: str) -> dict[str, Any]:
+    if not items:
+        return _text(f"*{title}*\n{empty}")
+    lines = [item_line(i, today) for i in items[:MAX_LINES]]
+    if len(items) > MAX_LINES:
+        lines.append(f"…and {len(items) - MAX_LINES} more.")
+    return _text(f"*{title}* ({len(items)})\n" + "\n".join(lines))
+
+
+def reply_case(session: Session, user: str, arg: str) -> dict[str, Any]:
+    if not arg:
+        return _text("Give a reference: `/complaints case CMP-2026-00042`.")
+    case = find_case(session, arg)
+    blocks = case_blocks(case, with_actions=False)
+    return {"text": f"Case {case.reference}", "blocks": blocks}
+
+
+def reply_due(session: Session, user: str, arg: str) -> dict[str, Any]:
+    today = today_local()
+    items = due_within(session, today, DUE_WORKING_DAYS)
+    return _listing(f"Due in the next {DUE_WORKING_DAYS} working days", items, today,
+                    "Nothing due.")
+
+
+def reply_overdue(session: Session, user: str, arg: str) -> dict[str, Any]:
+    today = today_local()
+    return _listing("Overdue", overdue(session, today), today, "Nothing overdue.")
+
+
+def reply_mine(session: Session, user: str, arg: str) -> dict[str, Any]:
+    found = assigned_to(session, user)
+    if not found:
+        return _text("*Your cases*\nNo open cases are assigned to you.")
+    lines = []
+    for case, d in found[:MAX_LINES]:
+        due = f"{d.kind.replace('_', ' ')} {format_date(d.due_date)}" if d and d.due_date \
+            else "no deadline pending"
+        lines.append(f"*{case.reference}* {due} ({case.intent}, {case.regime})")
+    return _text(f"*Your cases* ({len(found)})\n" + "\n".join(lines))
+
+
+def reply_stats(session: Session, user: str, arg: str) -> dict[str, Any]:
+    s = stats(session, today_local())
+    def counts(d: dict[str, int]) -> str:
+        return ", ".join(f"{k} {v}" for k, v in d.items()) or "none"
+    return _text("\n".join([
+        f"*Open cases*: {s.open_cases} (closed: {s.closed_cases})",
+        f"By intent: {counts(s.by_intent)}",
+        f"By regime: {counts(s.by_regime)}",
+        f"Safeguarding open: {s.safeguarding_open}",
+        f"Needing label review: {s.needs_review} · letters held: {s.held_letters}",
+        f"Cases with an overdue deadline: {s.overdue} · unassigned: {s.unassigned}",
+    ]))
+
+
+REPLIES: dict[str, Callable[[Session, str, str], dict[str, Any]]] = {
+    "case": reply_case, "due": reply_due, "overdue": reply_overdue, "mine": reply_mine,
+    "stats": reply_stats,
+}
+
+
+def answer(svc: BotServices, user: str, text: str) -> dict[str, Any]:
+    """The reply to ``/complaints <text>`` for a member of staff (blocking)."""
+    word, _, arg = (text or "").strip().partition(" ")
+    reply = REPLIES.get(word.lower())
+    if reply is None:
+        prefix = f"I don't know `{word}`.\n" if word and word.lower() != "help" else ""
+        return _text(prefix + HELP)
+    try:
+        with svc.store.session() as session:
+            return reply(session, user, arg.strip())
+    except ActionError as exc:
+        return _text(exc.message)
+
+
+async def on_complaints(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
+    svc = services(context)
+    user, text = body.get("user_id", ""), body.get("text", "")
+    word = (text or "").strip().split(" ")[0].lower()
+    if word in ("", "help") or word not in REPLIES:
+        await ack(response_type="ephemeral", **answer(svc, user, text))
+        return
+    if not await svc.staff.is_staff(user):
+        await ack(response_type="ephemeral", text=REFUSAL_TEXT)
+        log.info("refused /complaints %s by %s: not triage staff", word, user)
+        await asyncio.to_thread(audit_refusal, svc.store, user, f"complaints {word}", None)
+        return
+    async with svc.in_flight.track():
+        reply = await asyncio.to_thread(answer, svc, user, text)
+    await ack(response_type="ephemeral", **reply)
+
+
+def register(app: AsyncApp) -> None:
+    app.command(COMMAND)(on_complaints)
