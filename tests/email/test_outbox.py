@@ -168,7 +168,8 @@ async def test_header_injection_from_user_text_is_impossible(
     assert msg["Bcc"] is None and msg["Cc"] is None and msg["X-Injected"] is None
     header_lines = mail.raw.split(b"\r\n\r\n", 1)[0].split(b"\r\n")
     assert not [h for h in header_lines if h.lower().startswith((b"bcc:", b"cc:", b"x-injected"))]
-    assert msg["Subject"] == f"Re: complaint Bcc: victim@example.com X-Injected: yes [{REF}]"
+    words = f"Re: complaint Bcc: victim@example.com X-Injected: yes [{REF}]"
+    assert msg["Subject"].strip() == words  # the attempt survives only as words
     assert msg["In-Reply-To"] is None and msg["References"] == "<ok@x.org>"
     assert letter_row(sqlite_store, letter_id).status == "sent"
     assert letter_row(sqlite_store, bad_to).status == "failed"
