@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from intake.cases.db import Store
-from intake.cases.models import Case, Letter, Message
+from intake.cases.models import Case, CaseLink, Letter, Message
 from intake.email.outbox import OutboxWorker
 from intake.email.server import SmtpIntake
 from intake.pipeline import process_pending
@@ -104,7 +104,8 @@ async def test_reply_to_our_letter_joins_the_case_without_a_second_letter(
     await deliver(sqlite_store, mail_settings)
     ack = handler.received[0].message
     reply = (f"From: Sarah Patel <{AUTHOR}>\r\nTo: enquiries@localhost\r\n"
-             f"Subject: Re: {ack['Subject'].strip()}\r\nMessage-ID: <reply-1@example-school.org.uk>\r\n"
+             f"Subject: Re: {ack['Subject'].strip()}\r\n"
+             "Message-ID: <reply-1@example-school.org.uk>\r\n"
              f"In-Reply-To: {ack['Message-ID']}\r\nReferences: {ack['Message-ID']}\r\n\r\n"
              "Here are the inspection dates you asked for.\r\n").encode()
     send(server, reply)
@@ -132,8 +133,6 @@ async def test_subject_reference_from_a_stranger_opens_a_linked_case(
     with sqlite_store.session() as session:
         case = session.get(Case, second.case_id)
         assert case is not None
-        from intake.cases.models import CaseLink
-
         link = session.execute(select(CaseLink).where(CaseLink.case_id == case.id)).scalar_one()
         assert link.other_case_id == first.case_id and link.kind == "proposed"
 
