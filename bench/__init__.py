@@ -1,0 +1,1 @@
+"""Benchmarks: one command each, loopback only, figures written to docs/benchmarks.md."""
