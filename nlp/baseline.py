@@ -83,8 +83,8 @@ def keyword_labels(text: str) -> Labels:
     mentions = find_mentions(text)
     corporate = bool(re.search(r"corporate\s+assessment", text, _I))
     regime, regime_rule = decide_regime(mentions, intent, corporate)
-    inspectorates = decide_inspectorates(mentions, intent, regime)
-    safeguarding, harm = safeguarding_rule(text)
+    inspectorates = decide_inspectorates(mentions, intent, regime, corporate)
+    safeguarding, harm = safeguarding_rule(text, intent == "provider_concern")
     confidence = {f"intent:{intent}": 0.5 if intent_rule.endswith("default_enquiry") else 0.7,
                   f"regime:{regime}": 0.7, "safeguarding": 0.7 if safeguarding else 0.6}
     confidence.update({f"aspect:{a}": 0.7 for a in aspects})

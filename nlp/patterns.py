@@ -38,13 +38,34 @@ INSPECTORATE_PHRASES: dict[str, list[str]] = {
 # regime -> phrases naming that kind of inspection.
 INSPECTION_PHRASES: dict[str, list[str]] = {
     "jtai": ["jtai", "joint targeted area inspection", "joint targeted area inspections",
-             "joint targeted inspection", "targeted area inspection"],
+             "joint targeted inspection", "targeted area inspection", "joint inspection",
+             "joint inspection of our area", "joint inspectorate inspection"],
     "jar": ["jar", "joint area review", "joint area reviews", "annual performance assessment",
             "apa"],
     "slac": ["slac", "safeguarding and looked after children",
              "safeguarding and looked-after children",
-             "inspection of safeguarding and looked after children services"],
+             "inspection of safeguarding and looked after children services",
+             "safeguarding and lac", "safeguarding & lac", "safeguarding and lac inspection"],
 }
+
+# Inspectorates outside this bot's label set: a message solely about their work is
+# signposted (regime ``external``, RULES.md 1).
+OTHER_BODY_PHRASES = ["estyn", "care inspectorate wales", "education scotland",
+                      "care inspectorate", "hmi prisons", "inspectorate of prisons",
+                      "independent schools inspectorate", "isi inspection", "ofqual"]
+# Ofsted's own work named as such: the message is not solely about another body's.
+OFSTED_WORK = re.compile(
+    r"\b(?:lead\s+inspector|ofsted\s+inspectors?|hmi\b(?!\s+probation)|ofsted'?s\s+"
+    r"(?:inspection|report|judgement|findings|inspector)|inspected\s+by\s+ofsted|"
+    r"ofsted\s+(?:inspection|report|judgement|visit))",
+    re.IGNORECASE,
+)
+# Words that say an inspection was one agency's alone.
+SINGLE_AGENCY = re.compile(
+    r"\b(?:single[- ]agency|police[- ]only|not\s+(?:a\s+)?joint|not\s+ofsted|"
+    r"thematic\s+inspection\s+of\s+police|registered\s+with\s+(?:the\s+)?cqc)",
+    re.IGNORECASE,
+)
 
 # Services whose mention, with no inspectorate named, points to a body (RULES.md 1).
 SERVICE_PHRASES: dict[str, list[str]] = {
@@ -65,6 +86,7 @@ def phrase_regex(phrases: list[str]) -> re.Pattern[str]:
 INSPECTORATE_RES = {label: phrase_regex(p) for label, p in INSPECTORATE_PHRASES.items()}
 INSPECTION_RES = {label: phrase_regex(p) for label, p in INSPECTION_PHRASES.items()}
 SERVICE_RES = {label: phrase_regex(p) for label, p in SERVICE_PHRASES.items()}
+OTHER_BODY_RE = phrase_regex(OTHER_BODY_PHRASES)
 # "JAR" and "APA" are ordinary words in lower case ("a jar of"): upper case only.
 INSPECTION_RES["jar"] = re.compile(
     r"\b(?:JAR|APA)\b|(?i:\bjoint\s+area\s+reviews?\b|\bannual\s+performance\s+assessment)"

@@ -12,7 +12,14 @@ import re
 from dataclasses import dataclass
 
 from nlp.labels import NAMING_INTENTS
-from nlp.patterns import INSPECTION_RES, INSPECTORATE_RES, SERVICE_RES
+from nlp.patterns import (
+    INSPECTION_RES,
+    INSPECTORATE_RES,
+    OFSTED_WORK,
+    OTHER_BODY_RE,
+    SERVICE_RES,
+    SINGLE_AGENCY,
+)
 
 
 @dataclass(frozen=True)
@@ -22,6 +29,16 @@ class Mentions:
     inspectorates: frozenset[str]
     inspections: frozenset[str]
     services: frozenset[str]
+    other_body: bool = False  # an inspectorate outside the label set (Estyn, ...)
+    ofsted_work: bool = False  # Ofsted's own inspection, inspector or report named
+    single_agency: bool = False  # "police-only", "not a joint inspection", ...
+
+
+def text_signals(text: str) -> dict[str, bool]:
+    """The regime signals read from raw text (shared with the entity ruler's mentions)."""
+    return {"other_body": bool(OTHER_BODY_RE.search(text)),
+            "ofsted_work": bool(OFSTED_WORK.search(text)),
+            "single_agency": bool(SINGLE_AGENCY.search(text))}
 
 
 def find_mentions(text: str) -> Mentions:
@@ -29,59 +46,114 @@ def find_mentions(text: str) -> Mentions:
         inspectorates=frozenset(k for k, r in INSPECTORATE_RES.items() if r.search(text)),
         inspections=frozenset(k for k, r in INSPECTION_RES.items() if r.search(text)),
         services=frozenset(k for k, r in SERVICE_RES.items() if r.search(text)),
+        **text_signals(text),
     )
 
 
 def decide_regime(mentions: Mentions, intent: str, corporate: bool = False) -> tuple[str, str]:
-    """Regime and the rule behind it (RULES.md 1, regime; 8: provider concern is ofsted)."""
+    """Regime and the rule behind it (RULES.md 1, regime; 8: provider concern is ofsted).
+
+    A named joint inspection decides; then a provider concern is Ofsted's; then a message
+    naming only another body's single-agency work is ``external`` (``004_…`` para 101).
+    """
+    for regime in ("jar", "slac", "jtai"):
+        if regime in mentions.inspections and not mentions.single_agency:
+            return regime, f"regime.named_{regime}"
+    if corporate:
+        return "jar", "regime.corporate_assessment"
     if intent == "provider_concern":
         return "ofsted", "regime.provider_concern"
-    for regime in ("jtai", "jar", "slac"):
-        if regime in mentions.inspections:
-            return regime, f"regime.named_{regime}"
-    if corporate and "audit_commission" in mentions.inspectorates:
-        return "jar", "regime.corporate_assessment"
     others = mentions.inspectorates - {"ofsted", "audit_commission"}
-    if others and "ofsted" not in mentions.inspectorates:
+    if (others or mentions.other_body) and (mentions.single_agency or not mentions.ofsted_work):
         return "external", "regime.other_inspectorate_only"
     return "ofsted", "regime.default_ofsted"
 
 
-def decide_inspectorates(mentions: Mentions, intent: str, regime: str) -> list[str]:
-    """Bodies whose work the message is about (RULES.md 1 and 8)."""
+def decide_inspectorates(mentions: Mentions, intent: str, regime: str,
+                         corporate: bool = False) -> list[str]:
+    """Bodies whose work the message is about (RULES.md 1 and 8).
+
+    Enquiries, provider concerns and information requests list every body they name. A
+    complaint names the other inspectorate whose inspector or findings it is about (a
+    joint inspection's health part is CQC's, its police part HMIC's); with none named it
+    is about Ofsted's work. A JAR corporate assessment challenge is the Audit
+    Commission's (``001_…`` para 8d).
+    """
     named = set(mentions.inspectorates)
     if intent in NAMING_INTENTS:
         return sorted(named)
-    if regime in ("jtai", "slac", "jar"):
-        named |= set(mentions.services)
-    if not named:
-        named.add("ofsted")  # school, early years and social care work (RULES.md 1)
-    return sorted(named)
+    others = named - {"ofsted", "audit_commission"}
+    if regime == "jar" and (corporate or "audit_commission" in named):
+        others.add("audit_commission")
+    return sorted(others) or ["ofsted"]
 
 
-# Harm to a child now, or a risk still present (RULES.md 1, safeguarding).
-_HARM = re.compile(
-    r"\b(abus(?:e|ed|ing|ive)|neglect(?:ed|ing)?|exploit(?:ed|ation)|groom(?:ed|ing)|"
-    r"(?:went|gone|goes|going|been)\s+missing|run\s+away|ran\s+away|self[- ]harm\w*|"
-    r"suicid\w*|(?:in|immediate|serious)\s+danger|at\s+(?:serious\s+|immediate\s+)?risk|"
-    r"not\s+safe|unsafe|hit(?:s|ting)?\s+(?:him|her|them|the\s+child|children|my)|"
-    r"slapp\w+|bruis\w+|injur\w+|assault\w*|sexual\w*|inappropriate(?:ly)?\s+touch\w*|"
-    r"touch(?:ed|ing)\s+(?:him|her|them|children)|unsupervised|left\s+alone|"
-    r"locked\s+(?:in|out)|restrain\w*|violen\w+|threaten\w*|drunk|under\s+the\s+influence|"
-    r"harm(?:ed|ing)?|hurt(?:ing)?|frightened\s+to\s+go\s+home|scared\s+to\s+go\s+home|"
-    r"county\s+lines|knife|weapon|starv\w+|malnourish\w*|smack\w*)\b",
+# Safeguarding (RULES.md 1): a child at risk of harm now, or a risk still present. Two
+# tiers: a sentence naming a particular child next to a harmful act is enough on its own;
+# a topic word ("abuse", "at risk") counts only in a concern about a provider, because
+# complaints about joint inspections discuss those topics without any child at risk now.
+_CHILD = re.compile(
+    r"\b(my\s+(?:son|daughter|child|children|grandson|granddaughter|little\s+(?:girl|boy|one)|"
+    r"foster\s+(?:child|son|daughter)|kids?|boy|girl)|(?:son|daughter|child|boy|girl|baby|"
+    r"toddler|pupil|student|learner|young\s+person|teenager|resident|sibling)|"
+    r"\d{1,2}\s*(?:yo|y/o|year[- ]old|yr[- ]old|months?[- ]old)|i\s+am\s+1\d|"
+    r"i'?m\s+1\d|me|she|he|him|her)\b",
     re.IGNORECASE,
 )
-# Past and resolved: "was upset but is now safe and settled" (RULES.md 8).
-_RESOLVED = re.compile(r"\b(now\s+(?:safe|settled|fine|happy)|no\s+longer\s+at\s+risk)\b",
-                       re.IGNORECASE)
+_ACT = re.compile(
+    r"\b(abus\w*|neglect\w*|exploit\w*|groom\w*|(?:went|gone|goes|going|been|go)\s+missing|"
+    r"run(?:s|ning)?\s+away|ran\s+away|self[- ]harm\w*|suicid\w*|overdos\w*|"
+    r"danger\w*|unsafe|not\s+safe|hit(?:s|ting)?|slap\w*|punch\w*|kick\w*|push(?:es|ed|ing)?|"
+    r"shov\w+|grabb\w+|dragg\w+|chok\w+|strangl\w+|smack\w*|bruis\w*|scald\w*|burn[st]?\b|"
+    r"burned|bit(?:e|es|ten)\b|bite\s+marks?|injur\w*|assault\w*|sexual\w*|touch(?:es|ed|ing)?|"
+    r"secret|special\s+game|on\s+(?:his|her|their)\s+own|alone|unsupervised|left\s+(?:him|her|"
+    r"them)|locked\s+(?:in|out)|restrain\w*|violen\w+|threat\w*|drunk|alcohol|drugs?|"
+    r"vap\w+|cannabis|weapon|knife|starv\w+|hungry|malnourish\w*|messag\w+|snapchat|"
+    r"instagram|meet\s+(?:him|up)|leave\s+the\s+(?:ward|home|building|premises)|"
+    r"late\s+at\s+night|photos?\s+of|scared|frightened|terrified|afraid|won'?t\s+believe|"
+    r"identifiable|found\s+(?:him|her|them)\s+(?:in|on|outside|wandering)|door\s+(?:was\s+)?"
+    r"(?:left\s+)?open|pavement|car\s+park|wander\w*|escap\w+|harm(?:ed|ing)?|hurt\w*|"
+    r"at\s+risk|medication|allerg\w+|county\s+lines|trafficked)\b",
+    re.IGNORECASE,
+)
+_TOPIC = re.compile(
+    r"\b(abus\w*|neglect\w*|exploit\w*|groom\w*|missing|self[- ]harm\w*|danger\w*|"
+    r"unsafe|not\s+safe|at\s+risk|harm(?:ed|ing)?|injur\w*|assault\w*|restrain\w*|"
+    r"unsupervised|alone|on\s+(?:his|her|their)\s+own|hurt\w*|violen\w+|scared|"
+    r"frightened|allegation)\b",
+    re.IGNORECASE,
+)
+# Written as past and over: "has stopped", "now safe and settled" (RULES.md 8) - unless
+# something says the risk goes on.
+_RESOLVED = re.compile(
+    r"\b(now\s+(?:safe|settled|fine|happy|happier)|much\s+happier|has\s+(?:since\s+)?"
+    r"stopped|it\s+stopped|no\s+longer\s+at\s+risk|(?:nobody|no\s+one|no\s+child)\s+"
+    r"(?:has\s+)?(?:been\s+hurt|come\s+to\s+harm|was\s+hurt)|home\s+safe|child(?:ren)?\s+"
+    r"(?:is|are)\s+fine|no\s+allegation\s+of\s+harm|nothing\s+about\s+safety)\b",
+    re.IGNORECASE,
+)
+_ONGOING = re.compile(
+    r"\b(still|again|keeps?|continu\w+|every\s+day|each\s+day|won'?t\s+go|refuses?\s+to\s+go|"
+    r"scared|afraid|tonight|tomorrow|right\s+now|at\s+the\s+moment|currently)\b",
+    re.IGNORECASE,
+)
+_SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
 
 
-def safeguarding_rule(text: str) -> tuple[bool, str | None]:
-    """True with the matched phrase when the text names a harm to a child."""
-    match = _HARM.search(text)
-    if match is None:
-        return False, None
-    if _RESOLVED.search(text) and not _HARM.search(text, match.end()):
-        return False, None
-    return True, match.group(0).lower()
+def safeguarding_rule(text: str, provider_concern: bool = True) -> tuple[bool, str | None]:
+    """True with the matched words when the text names a harm to a child.
+
+    ``provider_concern`` says whether the message is (or may be) about a provider itself;
+    only then do topic words alone count.
+    """
+    head = text[:20000]
+    resolved = bool(_RESOLVED.search(head)) and not _ONGOING.search(head)
+    for sentence in _SENTENCE.split(head):
+        act = _ACT.search(sentence)
+        if act and _CHILD.search(sentence) and not resolved:
+            return True, act.group(0).lower()
+    if provider_concern and not resolved:
+        topic = _TOPIC.search(head)
+        if topic:
+            return True, topic.group(0).lower()
+    return False, None
