@@ -42,7 +42,6 @@ LISTENER_MODULES: tuple[str, ...] = (
     "bot.actions",
     "bot.commands",
     "bot.home",
-    "bot.reminders",
 )
 
 # How long to wait before asking auth.test again after Slack could not be reached.

@@ -29,9 +29,11 @@ _numbers = itertools.count(1)
 
 
 @pytest.fixture
-async def queue(slack_settings: Settings) -> AsyncIterator[tuple[Store, SlackPostWorker]]:
-    await asyncio.to_thread(upgrade, slack_settings.database_url)
-    store = Store(slack_settings.database_url)
+async def queue(slack_settings: Settings,
+                db_url: str) -> AsyncIterator[tuple[Store, SlackPostWorker]]:
+    """The worker on a fresh store, once on SQLite and once on PostgreSQL."""
+    await asyncio.to_thread(upgrade, db_url)
+    store = Store(db_url)
     worker = SlackPostWorker(slack_settings, store, web_client(slack_settings))
     yield store, worker
     store.dispose()
