@@ -29,6 +29,7 @@ if __package__ in (None, ""):
 import aiosmtplib
 
 from bench.corpus import Sample, make_messages
+from bench.profile_email import profile
 from bench.report import command_line, median, percentile, stamp, write_section
 from bench.serve_process import (
     ROOT,
@@ -195,6 +196,7 @@ def run(dbs: list[str], rounds: int, count: int, clients: int) -> str:
     losses = ["| database | round | 250s | stored | lost | refused | 250s/s | drained after "
               "| letters relayed | outbox empty after |", "|---" * 10 + "|"]
     samples_size = 0
+    profiles: list[str] = []
     for db in dbs:
         bare, bot = [], []
         for n in range(rounds):
@@ -208,6 +210,7 @@ def run(dbs: list[str], rounds: int, count: int, clients: int) -> str:
                   f"{bot[-1].rate:.1f} msg/s, lost {bot[-1].lost}", flush=True)
         table += summarise(db, bare, bot)
         losses += loss_lines(db, bot)
+        profiles += ["", f"### Where the time goes ({db})", "", profile(db, min(count, 200))]
     kinds = "55 % plain text, 30 % HTML (multipart/alternative), 15 % with a PDF or JPEG"
     return "\n".join([
         stamp(command_line()), "",
@@ -218,7 +221,7 @@ def run(dbs: list[str], rounds: int, count: int, clients: int) -> str:
         "(store, parse, screen, classify, case, deadlines, letter, outbox row); letters "
         "are then relayed to a capture SMTP server in the benchmark process.", "",
         *table, "", "Zero loss: every Message-ID answered `250` is matched against the "
-        "stored rows.", "", *losses,
+        "stored rows.", "", *losses, *profiles,
     ])
 
 
