@@ -265,6 +265,13 @@ async def on_approve_submitted(ack: AsyncAck, body: dict[str, Any],
 # --- urgent alerts --------------------------------------------------------------------
 
 
+def _alert_reference(svc: BotServices, alert_id: int) -> str | None:
+    with svc.store.session() as session:
+        alert = session.get(Alert, alert_id)
+        case = session.get(Case, alert.case_id) if alert else None
+        return case.reference if case else None
+
+
 def _ack_alert(svc: BotServices, alert_id: int, user: str) -> tuple[bool, str] | None:
     from intake.alert_ack import acknowledge_alert, acknowledged_text
 
@@ -283,10 +290,11 @@ async def on_ack_alert(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltCo
     svc = services(context)
     user, channel = _user(body), _channel(body)
     value = str(_action(body).get("value") or "")
+    if not value.isdigit():
+        return
     async with svc.in_flight.track():
-        if not await _allowed(svc, user, channel, "ack_alert", None):
-            return
-        if not value.isdigit():
+        reference = await asyncio.to_thread(_alert_reference, svc, int(value))
+        if not await _allowed(svc, user, channel, "ack_alert", reference):
             return
         result = await asyncio.to_thread(_ack_alert, svc, int(value), user)
         if result is None:
