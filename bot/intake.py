@@ -31,6 +31,7 @@ from bot.errors import SLACK_CALL_FAILED
 from intake.cases.db import Store
 from intake.cases.models import AuditEntry, Case, Message
 from intake.errors import InputError
+from intake.pipeline import StoreUnavailable
 from intake.records import Contact, IntakeRecord, ParsedMessage
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,9 @@ SHORTCUT_CALLBACK = "log_as_complaint"
 EDIT_SUBTYPES = frozenset({"message_changed", "message_deleted"})
 # Message subtypes that carry someone's own words; joins, topics etc. are not complaints.
 INTAKE_SUBTYPES = frozenset({None, "file_share", "thread_broadcast"})
+
+# Waits between attempts to store an input that the database refused (about 30 s in all).
+STORE_RETRY_DELAYS: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0)
 
 _EMAIL = re.compile(r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 _LINK = re.compile(r"<([^<>|]+)(?:\|([^<>]*))?>")
@@ -168,10 +172,24 @@ def slack_record(external_id: str, payload: dict[str, Any], user: str) -> Intake
 
 
 async def store_record(svc: BotServices, record: IntakeRecord) -> int:
-    """Store the record off the event loop, then wake the pipeline."""
+    """Store the record off the event loop, then wake the pipeline.
+
+    Slack has already had its answer, so it will not resend: a database hiccup is retried
+    here for a while (``STORE_RETRY_DELAYS``) before giving up with ``StoreUnavailable``.
+    """
     from intake.pipeline import accept
 
-    message_id = await asyncio.to_thread(accept, svc.store, record)
+    for delay in (*STORE_RETRY_DELAYS, None):
+        try:
+            message_id = await asyncio.to_thread(accept, svc.store, record)
+            break
+        except StoreUnavailable:
+            if delay is None:
+                log.error("slack input %s could not be stored; giving up", record.external_id)
+                raise
+            log.warning("slack input %s not stored yet; retrying in %ss", record.external_id,
+                        delay)
+            await asyncio.sleep(delay)
     svc.on_accept(message_id)
     log.info("slack intake stored as message %s", message_id)
     return message_id
@@ -267,8 +285,13 @@ async def on_log_as_complaint(ack: AsyncAck, body: dict[str, Any],
         payload = {"type": "message_action", "team": body.get("team"),
                    "channel": body.get("channel"), "user": body.get("user"),
                    "message": message}
-        message_id = await store_record(
-            svc, slack_record(f"{channel}:{message.get('ts')}", payload, user))
+        record = slack_record(f"{channel}:{message.get('ts')}", payload, user)
+        try:
+            message_id = await store_record(svc, record)
+        except StoreUnavailable:
+            if view_id:
+                await _update_view(svc, view_id, _note_view(NOT_STORED))
+            return
         if view_id:
             await _show_outcome(svc, view_id, message_id)
 
@@ -289,18 +312,29 @@ async def _show_outcome(svc: BotServices, view_id: str, message_id: int) -> None
     from bot.outcome import outcome_view, wait_for_outcome
 
     outcome = await wait_for_outcome(svc.store, message_id)
+    await _update_view(svc, view_id, outcome_view(outcome))
+
+
+async def _update_view(svc: BotServices, view_id: str, view: dict[str, Any]) -> None:
     try:
-        await svc.client.views_update(view_id=view_id, view=outcome_view(outcome))
+        await svc.client.views_update(view_id=view_id, view=view)
     except SLACK_CALL_FAILED as exc:
-        log.warning("could not show the intake outcome: %s", type(exc).__name__)
+        log.warning("could not update the intake modal: %s", type(exc).__name__)
 
 
-def _progress_view() -> dict[str, Any]:
+NOT_STORED = ("The message could not be logged: the case store is not available. Nothing "
+              "was recorded; please try *Log as complaint* again in a few minutes.")
+
+
+def _note_view(text: str) -> dict[str, Any]:
     return {"type": "modal", "callback_id": "intake_outcome",
             "title": {"type": "plain_text", "text": "Log as complaint"},
             "close": {"type": "plain_text", "text": "Close"},
-            "blocks": [{"type": "section", "text": {
-                "type": "mrkdwn", "text": "Logging the message as a complaint…"}}]}
+            "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]}
+
+
+def _progress_view() -> dict[str, Any]:
+    return _note_view("Logging the message as a complaint…")
 
 
 def register(app: AsyncApp) -> None:

@@ -23,6 +23,7 @@ from bot.errors import SLACK_CALL_FAILED
 from bot.intake import store_record
 from bot.outcome import outcome_view, wait_for_outcome
 from intake.channels.phone import ROLES, phone_record, validate_phone_fields
+from intake.pipeline import StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +31,9 @@ COMMAND = "/phone-complaint"
 SHORTCUT_CALLBACK = "log_phone_complaint"
 VIEW_CALLBACK = "phone_complaint"
 ACTION = "value"  # every input's action_id; the block_id is the field name
+
+NOT_STORED = (":warning: The complaint could not be stored just now (the case store is not "
+              "available). Your answers are below: press *Log complaint* again in a minute.")
 
 ROLE_LABELS = {"provider": "Provider (school, nursery, setting)", "parent_carer":
                "Parent or carer", "local_authority": "Local authority", "other": "Other"}
@@ -85,6 +89,34 @@ def phone_view(now: datetime) -> dict[str, Any]:
             "title": {"type": "plain_text", "text": "Log phone complaint"},
             "submit": {"type": "plain_text", "text": "Log complaint"},
             "close": {"type": "plain_text", "text": "Cancel"}, "blocks": blocks}
+
+
+def refilled_view(fields: dict[str, object], notice: str) -> dict[str, Any]:
+    """The form again with the operator's answers in it and a notice on top, so nothing
+    typed during a call is lost when it could not be stored."""
+    view = phone_view(datetime.now(UTC))
+    for block in view["blocks"]:
+        value = fields.get(block["block_id"])
+        if value not in (None, "", False):
+            _prefill(block["element"], value)
+    view["blocks"].insert(0, {"type": "section", "block_id": "notice",
+                              "text": {"type": "mrkdwn", "text": notice}})
+    return view
+
+
+def _prefill(element: dict[str, Any], value: object) -> None:
+    kind = element["type"]
+    if kind == "checkboxes":
+        element["initial_options"] = element["options"][:1]
+    elif kind == "static_select":
+        element["initial_option"] = next(
+            (o for o in element["options"] if o["value"] == value), element["options"][-1])
+    elif kind == "datepicker":
+        element["initial_date"] = str(value)
+    elif kind == "datetimepicker":
+        element["initial_date_time"] = int(datetime.fromisoformat(str(value)).timestamp())
+    else:
+        element["initial_value"] = str(value)
 
 
 def _element_value(element: dict[str, Any]) -> object:
@@ -167,15 +199,23 @@ def _errors_on_blocks(errors: dict[str, str]) -> dict[str, str]:
 async def _log_call(svc: BotServices, fields: dict[str, object], operator: str,
                     now: datetime, view_id: str | None) -> None:
     record = phone_record(fields, operator=f"slack:{operator}", now=now)
-    message_id = await store_record(svc, record)
+    try:
+        message_id = await store_record(svc, record)
+    except StoreUnavailable:
+        if view_id:
+            await _update(svc, view_id, refilled_view(fields, NOT_STORED))
+        return
     if not view_id:
         return
     outcome = await wait_for_outcome(svc.store, message_id)
+    await _update(svc, view_id, outcome_view(outcome, "Phone complaint"))
+
+
+async def _update(svc: BotServices, view_id: str, view: dict[str, Any]) -> None:
     try:
-        await svc.client.views_update(view_id=view_id,
-                                      view=outcome_view(outcome, "Phone complaint"))
+        await svc.client.views_update(view_id=view_id, view=view)
     except SLACK_CALL_FAILED as exc:
-        log.warning("could not show the phone outcome: %s", type(exc).__name__)
+        log.warning("could not update the phone modal: %s", type(exc).__name__)
 
 
 _BLOCK_IDS = frozenset(b["block_id"] for b in phone_view(datetime.now(UTC))["blocks"])
