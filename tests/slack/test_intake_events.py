@@ -112,7 +112,9 @@ async def test_edit_and_delete_are_recorded_not_new_cases(slack_bot: SlackHarnes
             break
         await asyncio.sleep(0.05)
     entries = audited()
-    assert [e.action for e in entries] == ["slack_message_edited", "slack_message_deleted"]
+    # Events are handled concurrently, so the two entries may land in either order.
+    assert sorted(e.action for e in entries) == ["slack_message_deleted",
+                                                 "slack_message_edited"]
     assert {e.case_reference for e in entries} == {case.reference}
     assert all(e.detail["ts"] == original["ts"] for e in entries)
     assert len(rows(slack_bot)) == 1 and len(cases(slack_bot)) == 1
@@ -138,3 +140,21 @@ async def test_url_verification_is_answered(slack_bot: SlackHarness) -> None:
     reply = await slack_bot.requests.post(body, "application/json")
     assert reply.status == 200
     assert "abc123" in reply.text
+
+
+@pytest.mark.parametrize("kind", ["command", "shortcut", "view_submission", "block_action"])
+async def test_unsigned_interactions_are_rejected(slack_bot: SlackHarness, kind: str) -> None:
+    req = slack_bot.requests
+    bad = {"signature": "v0=" + "f" * 64}
+    if kind == "command":
+        reply = await req.command("/phone-complaint", user_id="U0X", **bad)
+    elif kind == "shortcut":
+        reply = await req.shortcut("log_phone_complaint", user_id="U0X", **bad)
+    elif kind == "view_submission":
+        reply = await req.view_submission("phone_complaint", {}, user_id="U0X", **bad)
+    else:
+        reply = await req.block_action("ack_alert", "1", user_id="U0X", **bad)
+    assert reply.status == 401
+    await asyncio.sleep(0.2)
+    assert not slack_bot.fake.calls_to("views.open")
+    assert rows(slack_bot) == []
