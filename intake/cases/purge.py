@@ -25,7 +25,6 @@ from intake.cases.models import (
     Case,
     CaseLink,
     Complainant,
-    Letter,
     Message,
     OutboxItem,
     ReplyLog,
@@ -66,7 +65,7 @@ def purge_case(session: Session, case: Case, actor: str) -> None:
     session.execute(update(Message).where(Message.duplicate_of_id.in_(msg_ids))
                     .values(duplicate_of_id=None))
     session.execute(delete(Message).where(Message.id.in_(msg_ids)))
-    for model in (Letter, SlackPost, Alert):
+    for model in (SlackPost, Alert):
         session.execute(delete(model).where(model.case_id == case.id))
     session.execute(delete(CaseLink).where((CaseLink.case_id == case.id)
                                            | (CaseLink.other_case_id == case.id)))
