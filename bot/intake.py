@@ -33,6 +33,7 @@ from intake.cases.models import AuditEntry, Case, Message
 from intake.errors import InputError
 from intake.pipeline import StoreUnavailable
 from intake.records import Contact, IntakeRecord, ParsedMessage
+from intake.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -195,20 +196,35 @@ async def store_record(svc: BotServices, record: IntakeRecord) -> int:
     return message_id
 
 
-def record_edit(store: Store, event: dict[str, Any], event_id: str | None) -> str | None:
-    """Audit an edit or deletion of a message we took in; return the case reference."""
+def record_edit(store: Store, settings: Settings, event: dict[str, Any],
+                event_id: str | None) -> str | None:
+    """Audit an edit or deletion of a message we took in, and note it in the case thread.
+
+    The stored raw message stays as it was received; the audit entry and the note say
+    that it changed (without its text), so staff look at it in Slack.
+    """
     channel = event.get("channel")
     original = event.get("message") or event.get("previous_message") or {}
     ts = event.get("deleted_ts") or original.get("ts")
+    deleted = event.get("subtype") == "message_deleted"
     with store.session() as session:
-        reference = _case_of_slack_message(session, channel, ts)
-        if reference is None and not _was_taken_in(session, channel, ts):
+        taken_in = _candidates(session, channel, ts)
+        if not taken_in:
             return None
-        action = ("slack_message_deleted" if event.get("subtype") == "message_deleted"
-                  else "slack_message_edited")
+        case = next((session.get(Case, m.case_id) for m in taken_in if m.case_id), None)
+        reference = case.reference if case else None
         session.add(AuditEntry(
             actor=f"slack:{original.get('user') or 'unknown'}", case_reference=reference,
-            action=action, detail={"channel": channel, "ts": ts, "event_id": event_id}))
+            action="slack_message_deleted" if deleted else "slack_message_edited",
+            detail={"channel": channel, "ts": ts, "event_id": event_id,
+                    "messages": [m.id for m in taken_in]}))
+        if case is not None:
+            from bot.notify import enqueue_thread_note
+
+            what = "deleted" if deleted else "edited"
+            enqueue_thread_note(session, case, f"The Slack message case {reference} came "
+                                f"from was {what} after it was logged; the case keeps the "
+                                "text as first received.", purpose="thread", settings=settings)
         return reference
 
 
@@ -217,8 +233,8 @@ def _candidates(session: Any, channel: str | None, ts: str | None) -> list[Messa
     when = _ts_datetime(ts)
     if not channel or when is None:
         return []
-    found = list(session.scalars(select(Message).where(
-        Message.channel == "slack", Message.external_id == f"{channel}:{ts}")))
+    found = {m.id: m for m in session.scalars(select(Message).where(
+        Message.channel == "slack", Message.external_id == f"{channel}:{ts}"))}
     window = select(Message).where(
         Message.channel == "slack",
         Message.received_at.between(when - timedelta(minutes=1), when + timedelta(hours=1)))
@@ -229,21 +245,8 @@ def _candidates(session: Any, channel: str | None, ts: str | None) -> list[Messa
             continue
         inner = body.get("event") or body.get("message") or {}
         if inner.get("ts") == ts and _channel_id(body, inner) == channel:
-            found.append(msg)
-    return found
-
-
-def _case_of_slack_message(session: Any, channel: str | None, ts: str | None) -> str | None:
-    for msg in _candidates(session, channel, ts):
-        if msg.case_id is not None:
-            case = session.get(Case, msg.case_id)
-            if case is not None:
-                return case.reference
-    return None
-
-
-def _was_taken_in(session: Any, channel: str | None, ts: str | None) -> bool:
-    return bool(_candidates(session, channel, ts))
+            found[msg.id] = msg
+    return [found[k] for k in sorted(found)]
 
 
 # --- listeners -------------------------------------------------------------------------
@@ -257,7 +260,7 @@ async def on_message(body: dict[str, Any], event: dict[str, Any],
         if event.get("subtype") in EDIT_SUBTYPES:
             if event.get("channel") == svc.settings.slack_intake_channel or \
                     event.get("channel_type") == "im":
-                ref = await asyncio.to_thread(record_edit, svc.store, event,
+                ref = await asyncio.to_thread(record_edit, svc.store, svc.settings, event,
                                               body.get("event_id"))
                 log.info("slack edit/deletion recorded (case %s)", ref)
             return
