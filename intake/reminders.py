@@ -258,6 +258,7 @@ def resend_alert(session: Session, settings: Settings, alert: Alert, now: dateti
     case = session.get(Case, alert.case_id)
     assert case is not None
     send_alert_notice(session, case, alert, settings, to=settings.duty_email)
+    alert.last_sent_at = now  # the scheduler's clock, which the next pass compares with
     audit(session, SYSTEM, "alert_resent", case.reference, alert_id=alert.id,
           sends=alert.sends)
     if settings.duty_escalation_email:

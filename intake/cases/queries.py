@@ -20,6 +20,7 @@ from intake.rules.rulebook import get_rulebook
 from intake.rules.working_days import add_working_days
 
 NOT_OURS = frozenset({"time_limit_ends"})
+RESPONSE_KINDS = frozenset({"acknowledge_by", "respond_by"})
 LETTER_GONE = frozenset({"queued", "sent", "printable", "bounced"})
 LIST_LIMIT = 50
 
@@ -73,8 +74,13 @@ def due_within(session: Session, today: date, working_days: int) -> list[DueItem
 
 
 def overdue(session: Session, today: date) -> list[DueItem]:
-    """Deadlines before today that nobody has met, oldest first."""
-    return [i for i in _open_deadlines(session, before=today) if i.deadline.due_date < today]
+    """Response dates before today that nobody has met, oldest first.
+
+    Internal milestones are prompts on their day (the reminder scheduler posts them); with
+    nothing to mark them done, listing them as overdue for ever would bury the real ones.
+    """
+    return [i for i in _open_deadlines(session, before=today)
+            if i.deadline.due_date < today and i.deadline.kind in RESPONSE_KINDS]
 
 
 def assigned_to(session: Session, user_id: str) -> list[tuple[Case, Deadline | None]]:
