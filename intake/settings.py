@@ -74,6 +74,15 @@ class Settings(BaseSettings):
     )
     spamd_host: str | None = Field(None, description="SpamAssassin spamd host (unset: off)")
     spamd_port: int = Field(783, ge=1, le=65535, description="spamd port")
+    clamd_socket: Path | None = Field(None, description="ClamAV clamd local socket: scan "
+                                      "attachments (unset, and no clamd_host: off)")
+    clamd_host: str | None = Field(None, description="ClamAV clamd TCP host (when no "
+                                   "clamd_socket)")
+    clamd_port: int = Field(3310, ge=1, le=65535, description="clamd TCP port")
+    clamd_timeout_seconds: float = Field(60.0, gt=0, description="longest wait for one "
+                                         "clamd scan")
+    quarantine_dir: Path = Field(Path("var/quarantine"), description="folder for infected "
+                                 "or unscannable attachments, outside the normal store")
 
     # --- outbound mail -------------------------------------------------------------
     relay_host: str = Field("127.0.0.1", description="SMTP relay for outbound letters")

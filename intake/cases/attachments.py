@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from intake.cases.models import Attachment, Message
 from intake.records import AttachmentInfo
+from intake.scan import QUARANTINE_STATUSES, scan_attachment
 from intake.settings import Settings
 
 
@@ -34,7 +35,10 @@ def store_attachments(session: Session, message: Message, items: list[Attachment
     for item in items:
         row = Attachment(filename=item.filename, content_type=item.content_type,
                          size=item.size, sha256=item.sha256)
-        if settings.attachments_in_db:
+        row.scan_status = scan_attachment(item.data, item.sha256, message.id, settings)
+        if row.scan_status in QUARANTINE_STATUSES:  # never in the normal store
+            row.path = str(_write_file(settings.quarantine_dir, item.sha256, item.data))
+        elif settings.attachments_in_db:
             row.data = item.data
         else:
             row.path = str(_write_file(settings.attachments_dir, item.sha256, item.data))

@@ -16,6 +16,7 @@ from intake.cases.models import NEW_CASE, Case, CaseLink, Complainant, Label
 from intake.cases.references import allocate_reference
 from intake.records import Classification
 from intake.rules.deadlines import received_date
+from intake.scan import flag_case
 from intake.steps.context import Context
 
 LINK_WINDOW = timedelta(days=120)
@@ -128,6 +129,7 @@ def open_case(ctx: Context) -> None:
     ctx.session.add(case)
     ctx.session.flush()
     ctx.case = case
+    flag_case(ctx.session, case, msg)  # quarantined attachments (intake/scan.py)
     _propose_links(ctx, case)
     _propose_subject_link(ctx, case)
     audit(ctx.session, SYSTEM, "case_opened", case.reference, channel=msg.channel,

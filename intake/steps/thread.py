@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from intake.cases.audit import SYSTEM, audit
 from intake.cases.models import REPLY
+from intake.scan import flag_case
 from intake.steps.context import Context
 
 
@@ -24,6 +25,7 @@ def join_thread(ctx: Context) -> None:
     case = match.case
     ctx.message.case_id = case.id
     ctx.case = case
+    flag_case(ctx.session, case, ctx.message)  # quarantined attachments (intake/scan.py)
     audit(ctx.session, SYSTEM, "reply_joined", case.reference, message_id=ctx.message.id,
           how=match.how)
     if ctx.settings.slack_mode != "off" and ctx.settings.slack_triage_channel:
