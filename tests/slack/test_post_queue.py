@@ -229,3 +229,33 @@ async def test_slack_refusal_is_retried_with_backoff_then_failed(
     await asyncio.sleep(slack_settings.slack_post_interval_seconds * 2)
     await worker.drain_once()
     assert posts(store)[0].status == "failed"
+
+
+async def test_two_workers_never_send_the_same_post(queue: tuple[Store, SlackPostWorker],
+                                                    fake_slack: FakeSlack,
+                                                    slack_settings: Settings) -> None:
+    store, worker = queue
+    other = SlackPostWorker(slack_settings, store, web_client(slack_settings))
+    with store.session() as session:
+        for i in range(8):
+            session.add(SlackPost(method="chat.postMessage", purpose="digest", priority=5,
+                                  payload={"channel": f"C0CH{i}", "text": f"post {i}"}))
+    sent = await asyncio.gather(worker.drain_once(), other.drain_once())
+    assert sum(sent) == 8
+    texts = sorted(c.params["text"] for c in fake_slack.calls_to("chat.postMessage"))
+    assert texts == sorted(f"post {i}" for i in range(8))
+
+
+async def test_a_post_claimed_by_a_worker_that_died_is_sent_after_its_lease(
+        queue: tuple[Store, SlackPostWorker], fake_slack: FakeSlack) -> None:
+    store, worker = queue
+    with store.session() as session:
+        session.add(SlackPost(method="chat.postMessage", purpose="digest", status="sending",
+                              next_attempt_at=datetime.now(UTC) - timedelta(seconds=1),
+                              payload={"channel": "C0X", "text": "orphan"}))
+        session.add(SlackPost(method="chat.postMessage", purpose="digest", status="sending",
+                              next_attempt_at=datetime.now(UTC) + timedelta(minutes=2),
+                              payload={"channel": "C0Y", "text": "still leased"}))
+    assert await worker.drain_once() == 1
+    [call] = fake_slack.calls_to("chat.postMessage")
+    assert call.params["text"] == "orphan"
