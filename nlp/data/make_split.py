@@ -212,8 +212,9 @@ def source_files(source_dir: Path = SOURCE_DIR) -> list[Path]:
 
 
 def normalise(text: str) -> str:
-    """Lower-case words only: formatting, punctuation and spacing do not make a text new."""
-    return " ".join(re.findall(r"[a-z0-9]+", text.lower()))
+    """Lower-case words, every digit as 0: punctuation, spacing or a changed date, URN or
+    phone number do not make a text new."""
+    return " ".join(re.findall(r"[a-z0-9]+", re.sub(r"\d", "0", text.lower())))
 
 
 def shingles(text: str, size: int = SHINGLE_SIZE) -> frozenset[tuple[str, ...]]:
@@ -247,11 +248,12 @@ def similar_pairs(
             index[gram].append(j)
     pairs = []
     for i, grams in enumerate(left):
-        candidates = {j for gram in grams for j in index[gram]}
-        for j in sorted(candidates):
+        # Shared shingles per candidate give the Jaccard without building set unions.
+        shared = Counter(j for gram in grams for j in index[gram])
+        for j, common in sorted(shared.items()):
             if others is None and j <= i:
                 continue
-            score = jaccard(grams, right[j])
+            score = common / (len(grams) + len(right[j]) - common)
             if score >= threshold:
                 pairs.append((i, j, score))
     return pairs
@@ -329,12 +331,14 @@ def label_values(record: dict) -> set[tuple[str, str]]:
 
 def _cover_train(out: dict[str, list[list[dict]]]) -> None:
     """Move one group into train for any label value that only dev or test carry."""
+    train_values = {v for g in out["train"] for r in g for v in label_values(r)}
     for name in ("dev", "test"):
         for group in sorted(out[name], key=_group_key):
-            train_values = {v for g in out["train"] for r in g for v in label_values(r)}
-            if any(v not in train_values for r in group for v in label_values(r)):
+            values = {v for r in group for v in label_values(r)}
+            if values - train_values:
                 out[name].remove(group)
                 out["train"].append(group)
+                train_values |= values
 
 
 def split_records(records: list[dict]) -> SplitResult:
