@@ -29,7 +29,13 @@ from sqlalchemy.orm import Session
 
 from intake.cases.db import Store
 from intake.cases.models import Case, Letter, OutboxItem
-from intake.email.mime import Outgoing, build_message, domain_of, new_message_id
+from intake.email.mime import (
+    Outgoing,
+    build_message,
+    domain_of,
+    new_message_id,
+    valid_message_id,
+)
 from intake.errors import InputError
 from intake.settings import Settings
 
@@ -97,7 +103,7 @@ def queue_letter_email(session: Session, letter: Letter, case: Case, *, to: str,
         _fail_letter(letter, exc.reason)
         return _add_once(session, item)
     letter.message_id, letter.status, letter.recipient = message_id, "queued", to
-    letter.in_reply_to = mail.in_reply_to
+    letter.in_reply_to = valid_message_id(in_reply_to)
     return _add_once(session, item)
 
 

@@ -240,3 +240,21 @@ async def test_run_sends_until_stopped(sqlite_store: Store, mail_settings: Setti
     stop.set()
     await asyncio.wait_for(task, 5)
     assert len(handler.received) == 1
+
+
+async def test_two_workers_share_one_outbox_without_sending_twice(
+        store: Store, mail_settings: Settings, capture: tuple[CaptureHandler, int]) -> None:
+    handler, _ = capture
+    for i in range(12):
+        with store.session() as session:
+            letter, case = add_letter(session, reference=f"CMP-2025-{i + 100:05d}")
+            queue_letter_email(session, letter, case, to=f"p{i}@example.org", in_reply_to=None,
+                               references=[], settings=mail_settings)
+    workers = [OutboxWorker(Store(store.url), mail_settings) for _ in range(2)]
+    counts = await asyncio.gather(*(w.send_due() for w in workers))
+    counts += await asyncio.gather(*(w.send_due() for w in workers))
+    assert sum(counts) == 12
+    assert sorted(r for mail in handler.received for r in mail.rcpt_tos) == \
+        sorted(f"p{i}@example.org" for i in range(12))
+    for worker in workers:
+        worker.store.dispose()
