@@ -62,18 +62,21 @@ def _enhanced(status: str) -> str:
     return status
 
 
-class _IntakeSMTP(SMTP):
+class _EnhancedReplies:
+    """Mixed into aiosmtpd's SMTP/LMTP: lines up to MAX_LINE, our enhanced size replies."""
+
     line_length_limit = MAX_LINE
 
     async def push(self, status: Any) -> None:
-        await super().push(_enhanced(status) if isinstance(status, str) else status)
+        await super().push(_enhanced(status) if isinstance(status, str) else status)  # type: ignore[misc]
 
 
-class _IntakeLMTP(LMTP):
-    line_length_limit = MAX_LINE
+class _IntakeSMTP(_EnhancedReplies, SMTP):
+    pass
 
-    async def push(self, status: Any) -> None:
-        await super().push(_enhanced(status) if isinstance(status, str) else status)
+
+class _IntakeLMTP(_EnhancedReplies, LMTP):
+    pass
 
 
 class IntakeHandler:
