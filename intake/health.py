@@ -21,6 +21,7 @@ from sqlalchemy import func, select, text
 from intake.cases.db import Store
 from intake.cases.models import PENDING, QUARANTINED, Deadline, Letter, Message, OutboxItem
 from intake.metrics import CLASSIFY_SECONDS
+from intake.scan import scanner_for
 from intake.settings import Settings
 
 
@@ -101,6 +102,9 @@ class HealthServer:
             checks["database"] = f"error: {type(exc).__name__}"
         checks["smtp"] = "ok" if _port_open(self.settings.smtp_host, self.smtp_port) \
             else "not listening"
+        scanner = scanner_for(self.settings)
+        if scanner is not None:
+            checks["clamd"] = "ok" if scanner.ping() else "not answering"
         return checks
 
     async def ready(self, _request: web.Request) -> web.Response:

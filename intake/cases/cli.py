@@ -80,8 +80,8 @@ def message_json(session: Session, msg: Message, with_content: bool) -> dict[str
     if with_content:
         row["subject"] = msg.subject
         row["text"] = msg.text
-        row["attachments"] = [{"name": a.filename, "type": a.content_type, "size": a.size}
-                              for a in msg.attachments]
+        row["attachments"] = [{"name": a.filename, "type": a.content_type, "size": a.size,
+                               "scan_status": a.scan_status} for a in msg.attachments]
     return row
 
 

@@ -33,9 +33,13 @@ from intake.cases.models import (
 from intake.settings import Settings
 
 
-def _delete_files(paths: list[str]) -> None:
-    for p in paths:
-        Path(p).unlink(missing_ok=True)
+def _delete_files(session: Session, paths: list[str]) -> None:
+    """Attachment files are named by hash and may be shared: delete only unused ones."""
+    for p in set(paths):
+        still_used = session.execute(select(Attachment.id).where(Attachment.path == p)
+                                     .limit(1)).first()
+        if still_used is None:
+            Path(p).unlink(missing_ok=True)
 
 
 def _redact_slack(session: Session, case: Case) -> None:
@@ -81,7 +85,8 @@ def purge_case(session: Session, case: Case, actor: str) -> None:
     if complainant is not None:
         session.execute(delete(Complainant).where(Complainant.id == complainant.id))
     audit(session, actor, "purged", case.reference, **summary)
-    _delete_files(files)
+    session.flush()
+    _delete_files(session, files)
 
 
 def closed_before(session: Session, cutoff: date) -> list[Case]:
