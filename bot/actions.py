@@ -169,8 +169,8 @@ async def on_link_proposed(ack: AsyncAck, body: dict[str, Any],
 
 async def on_preview_letter(ack: AsyncAck, body: dict[str, Any],
                             context: AsyncBoltContext) -> None:
-    value = str(_action(body).get("value") or "")
-    letter_id = int(value.partition("|")[2] or 0)
+    value = str(_action(body).get("value") or "").partition("|")[2]
+    letter_id = int(value) if value.isdigit() else 0
 
     async def run(svc: BotServices, user: str, channel: str | None, ref: str) -> None:
         view = await _in_case(svc, ref, lambda s, c: modals.letter_preview_view(
@@ -256,7 +256,8 @@ async def on_close_submitted(ack: AsyncAck, body: dict[str, Any],
 async def on_approve_submitted(ack: AsyncAck, body: dict[str, Any],
                                context: AsyncBoltContext) -> None:
     settings = services(context).settings
-    letter_id = int(modals.read_metadata(body.get("view") or {}).get("letter") or 0)
+    letter = str(modals.read_metadata(body.get("view") or {}).get("letter") or "")
+    letter_id = int(letter) if letter.isdigit() else 0
     await _submitted(ack, body, context, "approve_letter", None,
                      lambda s, c, actor, v: actions.approve_letter(s, c, letter_id, actor,
                                                                    settings))

@@ -6,16 +6,19 @@ Each pass of :class:`ReminderScheduler` does five things (issue 5 item 6; issue 
    within 3 working days, and overdue ones;
 2. internal milestones on their due date: the JAR progress-update prompt before day 20
    (``001_…`` para 9) and the JTAI milestones (``004_…`` Annex D), in the case's thread;
-3. a held acknowledgement nobody has approved: staff are warned when its deadline is the
-   next working day or sooner, and on the deadline day (from ``RELEASE_HOUR``, or at once
-   once the day has passed) it is sent as classified (PRODUCT.md, Letters);
+3. a held letter nobody has approved: staff are warned when its acknowledgement deadline
+   is the next working day or sooner. One held only for label review is then sent as
+   classified on the deadline day (from ``RELEASE_HOUR``, or at once once the day has
+   passed; PRODUCT.md, Letters). Others (pasted in Slack, a doubtful address) need a
+   person, and letters paused by an operator stay paused;
 4. an urgent alert not acknowledged within ``duty_ack_minutes`` is sent again, to Slack
    and the duty address, and escalated to ``duty_escalation_email``.
 
 Several processes may share one PostgreSQL database. A reminder is claimed by inserting
 its :class:`ReminderSent` key in the same transaction as the post it queues; the unique
-key makes a second process's insert fail, so each reminder goes out once. Letters and
-alerts are claimed with ``SELECT … FOR UPDATE SKIP LOCKED`` plus a re-check.
+key makes a second process's insert fail, so each reminder goes out once. A held letter is
+claimed with ``SELECT … FOR UPDATE SKIP LOCKED`` plus a re-check of its status, and an
+alert re-send with a compare-and-set on the time it was last sent.
 """
 
 from __future__ import annotations
@@ -173,17 +176,27 @@ class HeldLetter:
     case_id: int
     reference: str
     acknowledge_by: date
+    hold_reason: str
+
+    @property
+    def lapses(self) -> bool:
+        """Sent as classified at the deadline when only the label review held it."""
+        return self.hold_reason.startswith(REVIEW_HOLD)
 
 
-def held_for_review(session: Session) -> list[HeldLetter]:
+def held_letters(session: Session) -> list[HeldLetter]:
+    """Held letters of open cases with their acknowledgement date (operator pauses aside)."""
+    from intake.switches import PAUSED_REASON
+
     rows = session.execute(
-        select(Letter.id, Case.id, Case.reference, Deadline.due_date)
+        select(Letter.id, Case.id, Case.reference, Deadline.due_date, Letter.hold_reason)
         .join(Case, Case.id == Letter.case_id)
         .join(Deadline, (Deadline.case_id == Case.id) & (Deadline.kind == "acknowledge_by"))
-        .where(Letter.status == "held", Letter.hold_reason.startswith(REVIEW_HOLD),
-               Case.status != "closed", Deadline.superseded_at.is_(None))
+        .where(Letter.status == "held", Case.status != "closed",
+               Deadline.superseded_at.is_(None))
         .order_by(Deadline.due_date, Letter.id)).all()
-    return [HeldLetter(*row) for row in rows]
+    return [HeldLetter(lid, cid, ref, due, reason or "") for lid, cid, ref, due, reason in rows
+            if (reason or "") != PAUSED_REASON]
 
 
 def _preview_button(held: HeldLetter) -> dict[str, Any]:
@@ -200,9 +213,11 @@ def warn_held(session: Session, settings: Settings, held: HeldLetter) -> bool:
         return False
     case = session.get(Case, held.case_id)
     assert case is not None
-    text = (f"{_mention(case, settings)}:hourglass: {case.reference}: the acknowledgement is "
-            f"held for review and is due by {held.acknowledge_by.isoformat()}. If nobody "
-            f"approves it, it is sent as classified on that day from {RELEASE_HOUR}:00.")
+    then = (f"If nobody approves it, it is sent as classified on that day from "
+            f"{RELEASE_HOUR}:00." if held.lapses else "It needs a person to approve it.")
+    text = (f"{_mention(case, settings)}:hourglass: {case.reference}: a letter is held "
+            f"({held.hold_reason}) and the acknowledgement is due by "
+            f"{held.acknowledge_by.isoformat()}. {then}")
     _post(session, settings, "escalation", text, case=case, blocks=[
         {"type": "section", "text": {"type": "mrkdwn", "text": text}}, _preview_button(held)])
     audit(session, SYSTEM, "held_letter_escalated", case.reference, letter_id=held.letter_id,
@@ -237,12 +252,10 @@ def release_held(session: Session, settings: Settings, held: HeldLetter,
 # --- 4. unacknowledged alerts ---------------------------------------------------------
 
 
-def _due_alerts(session: Session, store: Store, cutoff: datetime) -> list[Alert]:
-    query = (select(Alert).where(Alert.acked_at.is_(None), Alert.last_sent_at <= cutoff)
-             .order_by(Alert.id).limit(50))
-    if store.is_postgres:
-        query = query.with_for_update(skip_locked=True)
-    return list(session.scalars(query))
+def _due_alerts(session: Session, cutoff: datetime) -> list[Alert]:
+    return list(session.scalars(select(Alert).where(Alert.acked_at.is_(None),
+                                                    Alert.last_sent_at <= cutoff)
+                                .order_by(Alert.id).limit(50)))
 
 
 def resend_alert(session: Session, settings: Settings, alert: Alert, now: datetime) -> bool:
@@ -331,9 +344,9 @@ class ReminderScheduler:
     def _held_letters(self, report: PassReport, now: datetime, slack: bool) -> None:
         local = now.astimezone(LONDON)
         warn_from = working_days_ahead(local.date(), 1)
-        for held in self._read(held_for_review):
-            release = held.acknowledge_by < local.date() or (
-                held.acknowledge_by == local.date() and local.hour >= RELEASE_HOUR)
+        for held in self._read(held_letters):
+            release = held.lapses and (held.acknowledge_by < local.date() or (
+                held.acknowledge_by == local.date() and local.hour >= RELEASE_HOUR))
             if release:
                 report.held_released += self._each(report, "release", release_held, held,
                                                    self.store)
@@ -342,7 +355,7 @@ class ReminderScheduler:
 
     def _alerts(self, report: PassReport, now: datetime) -> None:
         cutoff = now - timedelta(minutes=self.settings.duty_ack_minutes)
-        ids = [a.id for a in self._read(_due_alerts, self.store, cutoff)]
+        ids = [a.id for a in self._read(_due_alerts, cutoff)]
         for alert_id in ids:
             report.alerts_resent += self._each(report, "alert", _alert_by_id, alert_id, now)
 

@@ -204,16 +204,25 @@ def test_held_letter_released_once_by_several_processes(store: Store,
                          ).all() == [f"held_release:{letter.id}"]
 
 
+@pytest.mark.parametrize(("reason", "warned"), [
+    ("automatic letters are paused", 0),  # an operator's pause: left alone
+    ("pasted in Slack: staff approve before sending", 1),  # needs a person: warned only
+])
 def test_letters_held_for_other_reasons_are_never_sent_unapproved(
-        store: Store, slack_on: Settings) -> None:
+        store: Store, slack_on: Settings, reason: str, warned: int) -> None:
     ref = make_case(store, slack_on, email="dawn@example.org", email_consent="yes")
     with store.session() as s:
         letter = [lt for lt in actions.find_case(s, ref).letters
                   if lt.kind == "acknowledgement"][0]
-        letter.status, letter.hold_reason = "held", "automatic letters are paused"
-    report = ReminderScheduler(store, slack_on).run_once(at("2026-11-30", 16))
-    assert report.held_released == 0
+        letter.status, letter.hold_reason = "held", reason
+    scheduler = ReminderScheduler(store, slack_on)
+    first = scheduler.run_once(at("2026-11-23", 16))
+    later = scheduler.run_once(at("2026-11-30", 16))
+    assert (first.held_warnings, first.held_released) == (warned, 0)
+    assert (later.held_warnings, later.held_released) == (0, 0)
     assert held_letter(store, ref).status == "held"
+    if warned:
+        assert "needs a person to approve it" in posts(store, "escalation")[0].payload["text"]
 
 
 def test_unacknowledged_alert_is_resent_and_escalated(store: Store,
