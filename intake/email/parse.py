@@ -50,15 +50,18 @@ def parse_email(raw: bytes) -> ParsedMessage:
     except InputError:
         raise
     except Exception as exc:  # noqa: BLE001 - the last guard; see module docstring
-        log.warning("mail structure unreadable (%s)", type(exc).__name__, exc_info=True)
+        # the type only: exception texts from the email package can quote header values
+        log.warning("mail structure unreadable (%s)", type(exc).__name__)
         raise InputError(f"the MIME structure cannot be read ({type(exc).__name__})") from None
 
 
 def _check_is_mail(raw: bytes) -> None:
     if not raw.strip():
         raise InputError("empty message")
-    head = raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
-    if not _HEADER_NAME.match(head.lstrip()):
+    head = raw.lstrip()
+    if head.startswith(b"From "):  # an mbox separator line some MTAs prepend
+        head = head.split(b"\n", 1)[-1]
+    if not _HEADER_NAME.match(head):
         raise InputError("no header fields: the data is not an email message")
 
 

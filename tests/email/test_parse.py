@@ -158,6 +158,13 @@ def test_bytes_that_are_not_mail_raise_input_error(raw: bytes) -> None:
         parse_email(raw)
 
 
+def test_leading_mbox_from_line_is_tolerated() -> None:
+    parsed = parse_email(b"From jo@example.org Mon Mar  3 10:00:00 2025\r\n"
+                         b"From: jo@example.org\r\nSubject: hi\r\n\r\nbody\r\n")
+    assert (parsed.subject, parsed.contact.email, parsed.text) == ("hi", "jo@example.org",
+                                                                   "body")
+
+
 def test_external_id_is_message_id_or_stable_hash() -> None:
     assert external_id_of(fixture("complaint_plain.eml")) == \
         "CAHeadteacher0001@example-school.org.uk"
