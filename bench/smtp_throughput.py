@@ -146,7 +146,6 @@ def bot_round(db: str, samples: list[Sample], clients: int, warm: Sample,
         send(serve.smtp_port, [warm], 1)  # loads the classifier and templates
         if not wait_for(lambda: counter.messages() == 1 and counter.unfinished() == 0, 120):
             raise RuntimeError("warm-up message was not processed: " + serve.log()[-800:])
-        base_letters = relay.count()
         sent = send(serve.smtp_port, samples, clients)
         expected = len(sent.accepted) + 1
         wait_for(lambda: counter.messages() >= expected and counter.unfinished() == 0,
@@ -157,7 +156,7 @@ def bot_round(db: str, samples: list[Sample], clients: int, warm: Sample,
         stored = {r[0] for r in counter.rows("SELECT external_id FROM messages")}
         lost = len(set(sent.accepted) - stored)
         return Round("bot", db, sent, drained, letters_done, len(stored) - 1, lost,
-                     relay.count() - base_letters)
+                     relay.count() - 1)  # less the warm-up message's letter
 
 
 def _ms(seconds: float) -> str:
