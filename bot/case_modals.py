@@ -52,6 +52,11 @@ def _option(value: str, text: str | None = None) -> dict[str, Any]:
     return {"text": _plain(text or value.replace("_", " ")), "value": value}
 
 
+def _about(reference: str) -> dict[str, Any]:
+    """Which case a modal is about (titles are too short to hold a reference)."""
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": f"Case *{reference}*"}]}
+
+
 def _modal(callback: str, title: str, blocks: list[dict[str, Any]], meta: str,
            submit: str | None = "Save") -> dict[str, Any]:
     view: dict[str, Any] = {"type": "modal", "callback_id": callback, "title": _plain(title[:24]),
@@ -96,7 +101,7 @@ def edit_labels_view(case: Case, channel: str | None) -> dict[str, Any]:
         _select("safeguarding", "Safeguarding (a child at risk now)", ("no", "yes"),
                 "yes" if case.safeguarding else "no"),
     ]
-    return _modal(EDIT_CALLBACK, f"Labels {case.reference}", blocks,
+    return _modal(EDIT_CALLBACK, "Edit labels", blocks,
                   metadata(ref=case.reference, channel=channel))
 
 
@@ -145,7 +150,7 @@ def link_view(case: Case, channel: str | None) -> dict[str, Any]:
                      "options": [_option("link", "Link: investigate together"),
                                  _option("merge", f"Merge {case.reference} into it")]}},
     ]
-    return _modal(LINK_CALLBACK, f"Link {case.reference}", blocks,
+    return _modal(LINK_CALLBACK, "Link or merge", [_about(case.reference), *blocks],
                   metadata(ref=case.reference, channel=channel))
 
 
@@ -157,7 +162,7 @@ def read_mode(values: dict[str, Any]) -> str:
 def out_of_scope_view(case: Case, channel: str | None) -> dict[str, Any]:
     blocks = [_text_input("reason", "Why is this outside the complaints procedure?",
                           multiline=True)]
-    return _modal(OUT_OF_SCOPE_CALLBACK, f"Out of scope {case.reference}", blocks,
+    return _modal(OUT_OF_SCOPE_CALLBACK, "Out of scope", [_about(case.reference), *blocks],
                   metadata(ref=case.reference, channel=channel), submit="Mark out of scope")
 
 
@@ -168,7 +173,7 @@ def close_view(case: Case, channel: str | None) -> dict[str, Any]:
                      "options": [_option(o, o) for o in OUTCOMES]}},
         _text_input("note", "Note (no personal details)", multiline=True, optional=True),
     ]
-    return _modal(CLOSE_CALLBACK, f"Close {case.reference}", blocks,
+    return _modal(CLOSE_CALLBACK, "Close case", [_about(case.reference), *blocks],
                   metadata(ref=case.reference, channel=channel), submit="Close case")
 
 
@@ -183,7 +188,8 @@ def text_view(reference: str, text: str) -> dict[str, Any]:
                "into channels."}]}]
     blocks += [{"type": "section", "text": _plain(part or "(no text)")}
                for part in _chunks(text)]
-    return _modal(TEXT_CALLBACK, f"Text {reference}", blocks, metadata(ref=reference),
+    return _modal(TEXT_CALLBACK, "Complaint text", [_about(reference), *blocks],
+                  metadata(ref=reference),
                   submit=None)
 
 
@@ -198,6 +204,6 @@ def letter_preview_view(case: Case, letter: Letter, channel: str | None) -> dict
         {"type": "divider"},
     ]
     blocks += [{"type": "section", "text": _plain(part)} for part in _chunks(letter.body_text)]
-    return _modal(APPROVE_CALLBACK, f"Approve {case.reference}", blocks,
+    return _modal(APPROVE_CALLBACK, "Approve letter", [_about(case.reference), *blocks],
                   metadata(ref=case.reference, letter=letter.id, channel=channel),
                   submit="Approve and send")

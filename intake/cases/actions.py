@@ -414,6 +414,8 @@ def approve_letter(session: Session, case: Case, letter_id: int, actor: str,
     """Send a held letter now, recording who approved it (the preview was shown first)."""
     from intake.letters_flow import release_letter
 
+    # Two people approving at once: the row lock makes the second see it is no longer held.
+    session.get(Letter, letter_id, with_for_update=True, populate_existing=True)
     letter = held_letter(case, letter_id)
     if letter.delivery == "email" and not letter.recipient:
         raise ActionError("This letter has no address to go to; add the complainant's "

@@ -170,3 +170,29 @@ def _posted_ts(bot: SlackHarness, post: object) -> str | None:
         row = s.scalars(select(SlackPost).where(SlackPost.purpose == "alert",
                                                 SlackPost.status == "sent")).first()
         return row.result_ts if row else None
+
+
+def test_modals_keep_within_slack_limits() -> None:
+    """Titles of at most 24 characters, at most 100 blocks, section text under 3,000."""
+    from datetime import UTC, datetime
+
+    from bot import case_modals as modals
+    from intake.cases.models import Case, Letter
+
+    case = Case(reference="CMP-2026-1234567", channel="email", status="open",
+                received_at=datetime.now(UTC), intent="complaint", aspects=["conduct"],
+                inspectorates=["ofsted"], regime="ofsted", safeguarding=False,
+                confidence={}, labels=[])
+    letter = Letter(id=7, kind="acknowledgement", status="held", delivery="email",
+                    recipient="a@example.org", subject="Your complaint", body_text="y" * 200_000,
+                    body_html="")
+    views = [modals.edit_labels_view(case, "C1"), modals.link_view(case, "C1"),
+             modals.out_of_scope_view(case, "C1"), modals.close_view(case, "C1"),
+             modals.text_view(case.reference, "x" * 200_000),
+             modals.letter_preview_view(case, letter, "C1")]
+    for view in views:
+        assert len(view["title"]["text"]) <= 24
+        assert len(view["blocks"]) <= 100
+        assert len(view["private_metadata"]) <= 3000
+        for block in view["blocks"]:
+            assert len(block.get("text", {}).get("text", "")) <= 3000
