@@ -2,10 +2,12 @@
 
 A thin edge in the manner of Zulip's email gateway: ``handle_RCPT`` refuses what is not
 ours (no open relay), ``handle_DATA`` hands the bytes to :func:`intake.pipeline.accept`,
-which commits them, and only then answers ``250``. Parsing, screening and the case all run
-later from the stored record, so a message that cannot be parsed is quarantined there
-rather than refused here. ``handle_exception`` answers a generic temporary error: no
-exception text ever reaches a client (PRODUCT.md, SMTP intake).
+which commits them, and only then answers ``250``. When the database is down, an fsynced
+spool file also earns the ``250`` and is moved into the database once it is back
+(``spool.py``). Parsing, screening and the case all run later from the stored record, so
+a message that cannot be parsed is quarantined there rather than refused here.
+``handle_exception`` answers a generic temporary error: no exception text ever reaches a
+client (PRODUCT.md, SMTP intake).
 
 The server runs its own event loop in a thread, so ``start()``/``stop()`` are plain calls.
 """
@@ -25,6 +27,7 @@ from aiosmtpd.lmtp import LMTP
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from intake.cases.db import Store
+from intake.email import spool
 from intake.email.mime import domain_of
 from intake.email.parse import external_id_of
 from intake.records import IntakeRecord
@@ -51,6 +54,7 @@ COMMAND_LIMITS = {"RCPT": 2000, "MAIL": 1000, "DATA": 1000, "RSET": 1000, "NOOP"
 START_TIMEOUT = 10.0
 DRAIN_TIMEOUT = 30.0
 ACCEPT_THREADS = 4
+SPOOL_REPLAY_SECONDS = 5.0
 
 
 def _enhanced(status: str) -> str:
@@ -90,6 +94,7 @@ class IntakeHandler:
         self.lmtp = lmtp
         self.mailboxes = {m.lower() for m in settings.mailboxes}
         self.domains = {domain_of(m).lower() for m in settings.mailboxes}
+        self.spool_dir = settings.spool_dir
         self.in_flight = 0
 
     def recipient_verdict(self, address: str) -> str | None:
@@ -132,13 +137,37 @@ class IntakeHandler:
         try:
             message_id = await loop.run_in_executor(self.executor, accept, self.store, record)
         except StoreUnavailable:
-            return CANNOT_STORE
+            return await self._spool(record)
         try:
             self.on_accept(message_id)
         except Exception:  # noqa: BLE001 - the message is stored; a wake-up is optional
             log.exception("wake-up after message %s failed", message_id)
         log.info("message %s stored (%d bytes)", message_id, len(record.raw))
         return STORED
+
+    async def _spool(self, record: IntakeRecord) -> str:
+        """The database is down: an fsynced spool file also earns a 250 (PRODUCT.md)."""
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.run_in_executor(self.executor, spool.write, self.spool_dir, record)
+        except OSError as exc:
+            log.error("message not stored: database and spool both failed (%s)",
+                      type(exc).__name__)
+            return CANNOT_STORE
+        log.warning("database unavailable: message spooled (%d bytes)", len(record.raw))
+        return STORED
+
+    async def replay_spool(self) -> None:
+        """Move spooled messages into the database whenever it answers again."""
+        loop = asyncio.get_running_loop()
+        while True:
+            if spool.pending(self.spool_dir):
+                try:
+                    await loop.run_in_executor(self.executor, spool.replay, self.store,
+                                               self.spool_dir, self.on_accept)
+                except Exception:  # noqa: BLE001 - retried on the next round
+                    log.exception("spool replay failed")
+            await asyncio.sleep(SPOOL_REPLAY_SECONDS)
 
     async def handle_exception(self, error: Exception) -> str:
         """Log ours with a traceback (no addresses, no content); answer generically."""
@@ -200,6 +229,7 @@ class SmtpIntake:
             self._server = loop.run_until_complete(loop.create_server(
                 self._protocol, host=self.settings.smtp_host, port=self.settings.smtp_port))
             self.port = self._server.sockets[0].getsockname()[1]
+            loop.create_task(self.handler.replay_spool())
         except BaseException as exc:  # noqa: BLE001 - reported to start()'s caller
             self._error = exc
             ready.set()

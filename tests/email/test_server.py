@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import func, select
 
 from intake.cases.db import Store
-from intake.cases.models import Message
+from intake.cases.models import Base, Message
 from intake.email.server import SmtpIntake
 from intake.settings import Settings, override_settings
 
@@ -171,15 +171,49 @@ def test_connection_dropped_mid_data_stores_nothing(
         assert smtp.noop()[0] == 250
 
 
-def test_store_failure_answers_451_and_never_exception_text(
-        intake: tuple[SmtpIntake, list[int]], sqlite_store: Store) -> None:
-    server, _ = intake
-    with sqlite_store.engine.begin() as conn:
+def drop_message_tables(store: Store) -> None:
+    with store.engine.begin() as conn:
         conn.exec_driver_sql("DROP TABLE attachments")
         conn.exec_driver_sql("DROP TABLE messages")
-    with client(server) as smtp:
-        with pytest.raises(smtplib.SMTPDataError) as failed:
-            smtp.sendmail("jo@example.org", ["enquiries@localhost"], SIMPLE)
+
+
+def test_database_down_spools_then_replays(sqlite_store: Store, mail_settings: Settings,
+                                           tmp_path: Path) -> None:
+    accepted: list[int] = []
+    server = SmtpIntake(sqlite_store, mail_settings, on_accept=accepted.append)
+    server.start()
+    try:
+        drop_message_tables(sqlite_store)
+        with client(server) as smtp:
+            assert smtp.sendmail("jo@example.org", ["enquiries@localhost"], SIMPLE) == {}
+        spooled = list((tmp_path / "var" / "spool" / "new").glob("*.msg"))
+        assert len(spooled) == 1 and spooled[0].read_bytes().endswith(SIMPLE)
+        Base.metadata.create_all(sqlite_store.engine)  # the database is back
+        deadline = time.monotonic() + 15
+        while not accepted and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        server.stop()
+    (msg,) = stored(sqlite_store)
+    assert accepted == [msg.id] and msg.external_id == "simple-1@example.org"
+    assert msg.sender == "jo@example.org" and msg.raw == SIMPLE
+    assert not spooled[0].exists()
+
+
+def test_store_and_spool_failure_answers_451_and_never_exception_text(
+        sqlite_store: Store, mail_settings: Settings, tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    with override_settings(**{**mail_settings.model_dump(), "spool_dir": blocker}) as broken:
+        server = SmtpIntake(sqlite_store, broken, on_accept=lambda _id: None)
+        server.start()
+        try:
+            drop_message_tables(sqlite_store)
+            with client(server) as smtp:
+                with pytest.raises(smtplib.SMTPDataError) as failed:
+                    smtp.sendmail("jo@example.org", ["enquiries@localhost"], SIMPLE)
+        finally:
+            server.stop()
     assert failed.value.smtp_code == 451
     assert failed.value.smtp_error.startswith(b"4.3.0 ")
     assert b"messages" not in failed.value.smtp_error and b"Error" not in failed.value.smtp_error
