@@ -57,7 +57,8 @@ def not_english(labels: Labels) -> Labels:
     )
 
 
-def build(item: ClassifyInput, labels: Labels, version: str) -> Classification:
+def build(item: ClassifyInput, labels: Labels, version: str, *,
+          phones: list[str] | None = None) -> Classification:
     """Attach extracted fields and the review decision to a classifier's labels."""
     text = full_text(item)
     english = is_english(text)
@@ -67,7 +68,7 @@ def build(item: ClassifyInput, labels: Labels, version: str) -> Classification:
         labels.aspects = []
     settings = get_settings()
     found = extract(text[:MAX_EXTRACT_CHARS], received_date(item),
-                    own_addresses=tuple(settings.mailboxes))
+                    own_addresses=tuple(settings.mailboxes), phones=phones)
     threshold = settings.review_threshold
     needs_review = (not english) or any(v < threshold for v in labels.confidence.values())
     return Classification(

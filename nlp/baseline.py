@@ -14,64 +14,64 @@ from intake.classify import ClassifyInput
 from intake.records import Classification
 from nlp.assemble import Labels, build, full_text
 from nlp.rules import decide_inspectorates, decide_regime, find_mentions, safeguarding_rule
+from nlp.text import ci, lower
 
-_I = re.IGNORECASE
 INTENT_RULES: list[tuple[str, re.Pattern[str]]] = [
-    ("withhold_publication", re.compile(
+    ("withhold_publication", ci(
         r"\b(withh[oe]ld|(?:delay|postpone|pause|halt|stop|suspend)\w*\s+(?:the\s+)?"
         r"publication|not\s+(?:to\s+)?be\s+published|(?:delay|postpone|pause|halt|stop)\w*"
         r"\s+(?:publishing|the\s+report)|withdraw\w*\s+(?:the|this|our)\s+report|"
-        r"report\s+(?:should\s+)?(?:not\s+)?be\s+withdrawn|before\s+(?:it\s+is\s+)?published)",
-        _I)),
-    ("escalation", re.compile(
+        r"report\s+(?:should\s+)?(?:not\s+)?be\s+withdrawn|before\s+(?:it\s+is\s+)?published)")),
+    ("escalation", ci(
         r"\b(icaso|adjudicator|ombudsman|internal\s+review|escalat\w+|"
         r"(?:unhappy|dissatisfied|not\s+satisfied|disappointed)\s+with\s+(?:the|your)\s+"
         r"(?:response|outcome|handling|reply|investigation)|review\s+of\s+(?:the|my|our)\s+"
-        r"complaint|(?:response|outcome)\s+to\s+(?:my|our)\s+complaint)", _I)),
-    ("information_request", re.compile(
+        r"complaint|(?:response|outcome)\s+to\s+(?:my|our)\s+complaint)")),
+    ("information_request", ci(
         r"\b(freedom\s+of\s+information|\bfoi\b|subject\s+access|data\s+protection|"
         r"\bSAR\b|copy\s+of\s+(?:the\s+)?(?:inspection\s+)?(?:evidence|notes)|"
-        r"evidence\s+(?:base|notes|forms)|inspectors?'?\s+notes|personal\s+data)", _I)),
-    ("complaint", re.compile(
+        r"evidence\s+(?:base|notes|forms)|inspectors?'?\s+notes|personal\s+data)")),
+    ("complaint", ci(
         r"\b(complain\w*|inspector\w*|inspection\w*|draft\s+report|report|judgement\w*|"
-        r"grade[ds]?|rude|unprofessional|inaccura\w+|incorrect|wrong)", _I)),
-    ("provider_concern", re.compile(
+        r"grade[ds]?|rude|unprofessional|inaccura\w+|incorrect|wrong)")),
+    ("provider_concern", ci(
         r"\b(concern\w*|worried|report\s+(?:a|this|the)\s+(?:nursery|school|childminder|home)|"
-        r"staff\s+at|bullying|unsafe|neglect)", _I)),
+        r"staff\s+at|bullying|unsafe|neglect)")),
 ]
 # "How do I complain?" is an enquiry even when the writer is unhappy (RULES.md 8).
-_HOW_TO = re.compile(r"\bhow\s+(?:do|can|would)\s+(?:I|we)\s+(?:make\s+a\s+)?complain", _I)
+_HOW_TO = ci(r"\bhow\s+(?:do|can|would)\s+(?:I|we)\s+(?:make\s+a\s+)?complain")
 
 ASPECT_RULES: dict[str, re.Pattern[str]] = {
-    "conduct": re.compile(
+    "conduct": ci(
         r"\b(rude\w*|intimidat\w+|aggressive|bias\w*|conflict\s+of\s+interest|"
         r"unprofessional|insensitive|dismissive|shout\w*|belittl\w+|hostile|behaviou?r\s+of|"
         r"conduct|disrespect\w*|arrogan\w+|bull(?:y|ied|ying)\s+(?:staff|us|me)|"
-        r"breach\w*\s+(?:of\s+)?confidential\w*|upset\s+(?:staff|pupils|children))", _I),
-    "judgement": re.compile(
+        r"breach\w*\s+(?:of\s+)?confidential\w*|upset\s+(?:staff|pupils|children))"),
+    "judgement": ci(
         r"\b(judge?ments?|grade[ds]?|grading|requires\s+improvement|inadequate|"
         r"(?:should|deserved?)\s+(?:have\s+been|be)\s+(?:good|outstanding)|unfair\w*|"
         r"evidence\s+(?:was\s+)?(?:ignored|overlooked|disregarded)|ignored\s+(?:the\s+)?"
-        r"evidence|conclusions?|findings?|downgrad\w+|does\s+not\s+reflect)", _I),
-    "factual_accuracy": re.compile(
+        r"evidence|conclusions?|findings?|downgrad\w+|does\s+not\s+reflect)"),
+    "factual_accuracy": ci(
         r"\b(factual\w*|inaccura\w+|incorrect|wrong\s+(?:figure|number|name|date|data)\w*|"
         r"error\w*\s+(?:in|of)\s+fact|misspel\w+|not\s+true|untrue|mis-?stat\w+|"
-        r"errors?\s+in\s+the\s+(?:draft|report))", _I),
-    "process": re.compile(
+        r"errors?\s+in\s+the\s+(?:draft|report))"),
+    "process": ci(
         r"\b(notice|notification|timetable|scope|framework|procedure|not\s+followed|"
         r"did\s+not\s+(?:speak|meet|talk|look)|didn'?t\s+(?:speak|meet|talk|look)|"
         r"no\s+(?:one|chance)\s+|delay\w*|communicat\w+|feedback\s+meeting|handbook|"
         r"handling|how\s+the\s+inspection\s+was\s+(?:run|conducted|carried\s+out)|"
-        r"(?:was|were)\s+not\s+(?:given|told|informed|allowed))", _I),
+        r"(?:was|were)\s+not\s+(?:given|told|informed|allowed))"),
 }
 
 
 def keyword_intent(text: str) -> tuple[str, str]:
     """The intent from the first rule that fires, and the rule's name."""
-    if _HOW_TO.search(text):
+    low = lower(text)
+    if _HOW_TO.search(low):
         return "enquiry", "keyword.how_to_complain"
     for intent, pattern in INTENT_RULES:
-        if pattern.search(text):
+        if pattern.search(low):
             return intent, f"keyword.{intent}"
     return "enquiry", "keyword.default_enquiry"
 
@@ -79,9 +79,10 @@ def keyword_intent(text: str) -> tuple[str, str]:
 def keyword_labels(text: str) -> Labels:
     """Every label by keywords, with the fixed confidence a keyword match earns."""
     intent, intent_rule = keyword_intent(text)
-    aspects = [a for a, p in ASPECT_RULES.items() if p.search(text)]
+    low = lower(text)
+    aspects = [a for a, p in ASPECT_RULES.items() if p.search(low)]
     mentions = find_mentions(text)
-    corporate = bool(re.search(r"corporate\s+assessment", text, _I))
+    corporate = "corporate assessment" in " ".join(low.split())
     regime, regime_rule = decide_regime(mentions, intent, corporate)
     inspectorates = decide_inspectorates(mentions, intent, regime, corporate)
     safeguarding, harm = safeguarding_rule(text, intent == "provider_concern")

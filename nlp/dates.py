@@ -13,6 +13,8 @@ import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from nlp.text import ci, lower
+
 MONTHS = {
     name: number
     for number, names in enumerate(
@@ -40,33 +42,28 @@ _PATTERNS = [
     # 2025-02-14
     re.compile(r"\b(?P<year>(?:19|20)\d\d)-(?P<month>[01]\d)-(?P<day>[0-3]\d)\b"),
     # (the) 3rd (of) March (2025), also "3 and 4 March"
-    re.compile(
-        r"\b" + _DAY_RANGE + _DAY + r"(?:\s+of)?\s+" + _MONTH + r"(?:,?\s+" + _YEAR + r")?\b",
-        re.IGNORECASE,
-    ),
+    ci(r"\b" + _DAY_RANGE + _DAY + r"(?:\s+of)?\s+" + _MONTH + r"(?:,?\s+" + _YEAR + r")?\b"),
     # March 3rd(, 2025)
-    re.compile(r"\b" + _MONTH + r"\s+" + _DAY + r"(?:,?\s+" + _YEAR + r")?\b", re.IGNORECASE),
+    ci(r"\b" + _MONTH + r"\s+" + _DAY + r"(?:,?\s+" + _YEAR + r")?\b"),
 ]
-_RELATIVE = re.compile(
+_RELATIVE = ci(
     r"\b(?P<rel>yesterday|today|this morning|last\s+(?P<lastday>" + "|".join(WEEKDAYS) + r")"
-    r"|on\s+(?P<onday>" + "|".join(WEEKDAYS) + r"))\b",
-    re.IGNORECASE,
+    r"|on\s+(?P<onday>" + "|".join(WEEKDAYS) + r"))\b"
 )
 
 # Words before a date that say what the date is. Order matters: a draft is checked first
 # because "the draft report was published to us" is still a draft.
-_DRAFT = re.compile(r"\bdraft\b", re.IGNORECASE)
-_PUBLISHED = re.compile(
+_DRAFT = ci(r"\bdraft\b")
+_PUBLISHED = ci(
     r"\b(publish\w*|publication|report\s+(?:is\s+|was\s+)?dated|dated|came\s+out|"
-    r"went\s+(?:live|online|up)|released|appeared\s+on)\b",
-    re.IGNORECASE,
+    r"went\s+(?:live|online|up)|released|appeared\s+on)\b"
 )
-_RECEIVED = re.compile(r"\b(receiv\w*|got|arrived|sent\s+(?:to\s+)?us|sent\s+on|issued)\b",
-                       re.IGNORECASE)
-_INSPECTED = re.compile(
-    r"\b(inspect\w*|visit\w*|inspectors?\s+(?:came|arrived|were)|on\s+site|took\s+place)\b",
-    re.IGNORECASE,
+_RECEIVED = ci(r"\b(receiv\w*|got|arrived|sent\s+(?:to\s+)?us|sent\s+on|issued)\b")
+_INSPECTED = ci(
+    r"\b(inspect\w*|visit\w*|inspectors?\s+(?:came|arrived|were)|on\s+site|took\s+place)\b"
 )
+_AFTER_PUBLISHED = re.compile(r"\s*,?\s*(?:was\s+)?publish")
+_AFTER_INSPECTED = re.compile(r"\s*(?:and\s+\w+\s+)?inspect")
 _SENTENCE_START = re.compile(r"[.!?\n]\s*|;\s*")
 
 
@@ -143,17 +140,18 @@ def _role(text: str, start: int, end: int) -> str:
     if _DRAFT.search(before) and (_RECEIVED.search(before) or _RECEIVED.search(after)
                                   or not _PUBLISHED.search(before)):
         return "draft_received"
-    if _PUBLISHED.search(before) or re.match(r"\s*,?\s*(?:was\s+)?publish", after, re.I):
+    if _PUBLISHED.search(before) or _AFTER_PUBLISHED.match(after):
         return "report_published"
     if _DRAFT.search(after) and _RECEIVED.search(before):
         return "draft_received"
-    if _INSPECTED.search(before) or re.match(r"\s*(?:and\s+\w+\s+)?inspect", after, re.I):
+    if _INSPECTED.search(before) or _AFTER_INSPECTED.match(after):
         return "inspection"
     return "other"
 
 
 def find_dates(text: str, received: date) -> list[FoundDate]:
     """Every explicit or relative date in the text, in order, with its role."""
+    text = lower(text)
     spans: list[tuple[int, int, date]] = []
     taken: list[tuple[int, int]] = []
     for pattern in _PATTERNS:

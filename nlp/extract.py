@@ -16,28 +16,28 @@ import phonenumbers
 
 from intake.records import Contact
 from nlp.dates import date_facts
+from nlp.text import ci, lower
 
 # --- URNs ------------------------------------------------------------------------------
 # Ofsted unique reference numbers: 6 or 7 digits, or EY/SC + 6 digits (kept with prefix).
-_URN_PREFIXED = re.compile(r"\b((?:EY|SC)\d{6})\b", re.IGNORECASE)
-_URN_LABELLED = re.compile(
+_URN_PREFIXED = ci(r"\b((?:EY|SC)\d{6})\b")
+_URN_LABELLED = ci(
     r"\b(?:URN|U\.R\.N\.?|unique\s+reference\s+(?:number|no\.?)|reference\s+number|"
     r"ofsted\s+(?:number|reference|ref\.?))\s*(?:is|was|:|#|no\.?|number)?\s*[:#]?\s*"
-    r"((?:EY|SC)?\d{6,7})\b",
-    re.IGNORECASE,
+    r"((?:EY|SC)?\d{6,7})\b"
 )
 # A URN named as someone else's ("our sister school, URN ...") is not the one complained of.
-_URN_OTHER = re.compile(
-    r"\b(sister|other|previous|former|formerly|old|neighbouring|partner|not\s+(?:our|the))\b",
-    re.IGNORECASE,
+_URN_OTHER = ci(
+    r"\b(sister|other|previous|former|formerly|old|neighbouring|partner|not\s+(?:our|the))\b"
 )
 
 
 def find_urns(text: str) -> list[str]:
     """Every URN in the text, in order, upper-cased, without repeats."""
     hits: list[tuple[int, str]] = []
+    low = lower(text)
     for pattern in (_URN_LABELLED, _URN_PREFIXED):
-        for match in pattern.finditer(text):
+        for match in pattern.finditer(low):
             hits.append((match.start(1), match.group(1).upper()))
     seen: list[str] = []
     for _, urn in sorted(hits):
@@ -53,7 +53,7 @@ def choose_urn(text: str) -> str | None:
         return urns[0] if urns else None
     for urn in urns:
         where = text.upper().find(urn)
-        before = text[max(0, where - 60):where]
+        before = lower(text[max(0, where - 60):where])
         if not _URN_OTHER.search(before):
             return urn
     return urns[0]
@@ -73,51 +73,75 @@ def find_emails(text: str) -> list[str]:
     return out
 
 
-def find_phones(text: str) -> list[str]:
-    """Valid phone numbers (UK by default), in national format for UK numbers."""
-    out: list[str] = []
-    for match in phonenumbers.PhoneNumberMatcher(text[:20000], "GB"):
-        number = match.number
-        if not phonenumbers.is_valid_number(number):
+# Candidate numbers: digits with spaces, dots, dashes or brackets between, optional "+".
+_PHONE_CANDIDATE = re.compile(r"(?<![\w+])\+?\(?\d[\d ().-]{7,18}\d(?!\w)")
+_NOT_DIGIT = re.compile(r"\D")
+
+
+def phone_matches(text: str) -> list[tuple[int, int, str]]:
+    """(start, end, formatted) for each valid phone number, national format for UK ones.
+
+    A cheap pattern finds digit runs, and ``phonenumbers`` validates each: much faster
+    than its own matcher on whole messages, and a date or URN never has enough digits.
+    """
+    out: list[tuple[int, int, str]] = []
+    for match in _PHONE_CANDIDATE.finditer(text[:20000]):
+        candidate = match.group(0)
+        if not 9 <= len(_NOT_DIGIT.sub("", candidate)) <= 30:
             continue
-        style = (phonenumbers.PhoneNumberFormat.NATIONAL if number.country_code == 44
-                 else phonenumbers.PhoneNumberFormat.INTERNATIONAL)
-        formatted = phonenumbers.format_number(number, style)
-        if formatted not in out:
-            out.append(formatted)
+        try:
+            number = phonenumbers.parse(candidate, "GB")
+            found = [(0, len(candidate), number)] if phonenumbers.is_valid_number(number) else []
+        except phonenumbers.NumberParseException:
+            found = []
+        if not found:  # several numbers or a date run together: let the matcher split them
+            found = [(m.start, m.end, m.number)
+                     for m in phonenumbers.PhoneNumberMatcher(candidate, "GB")
+                     if phonenumbers.is_valid_number(m.number)]
+        for start, end, number in found:
+            style = (phonenumbers.PhoneNumberFormat.NATIONAL if number.country_code == 44
+                     else phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+            out.append((match.start() + start, match.start() + end,
+                        phonenumbers.format_number(number, style)))
     return out
+
+
+def find_phones(text: str) -> list[str]:
+    """Valid phone numbers (UK by default), in national format for UK numbers, no repeats."""
+    return list(dict.fromkeys(formatted for _, _, formatted in phone_matches(text)))
 
 
 # --- who is writing --------------------------------------------------------------------
 _ROLE_PATTERNS = [
-    ("local_authority", re.compile(
+    ("local_authority", ci(
         r"\b(director\s+of\s+children'?s\s+services|(?:assistant|deputy)\s+director|"
         r"on\s+behalf\s+of\s+(?:the\s+)?(?:\w+\s+){0,3}(?:council|local\s+authority)|"
         r"(?:our|the)\s+(?:council|local\s+authority)'?s?\s+(?:children'?s\s+)?services|"
         r"we\s+as\s+(?:a|the)\s+(?:council|local\s+authority)|as\s+the\s+local\s+authority|"
         r"I\s+am\s+the\s+(?:\w+\s+){0,3}(?:officer|manager)\s+(?:at|for)\s+(?:\w+\s+){0,3}"
-        r"council)\b", re.IGNORECASE)),
-    ("provider", re.compile(
+        r"council)\b")),
+    ("provider", ci(
         r"\b(I\s+am\s+(?:the\s+)?(?:\w+\s+)?(?:head\s*teacher|headmistress|headmaster|"
         r"principal|proprietor|owner|manager|registered\s+manager|childminder|chair\s+of\s+"
         r"governors|executive\s+head|leader)|as\s+(?:the\s+)?(?:head\s*teacher|principal|"
         r"proprietor|owner|(?:nursery|registered|setting)\s+manager|childminder|chair\s+of\s+"
         r"governors)|(?:our|my)\s+(?:school|nursery|academy|setting|pre-?school|college|"
         r"children'?s\s+home|provision|staff|pupils|trust)|I\s+am\s+a\s+(?:registered\s+)?"
-        r"childminder|head\s*teacher\s+of)\b", re.IGNORECASE)),
-    ("parent_carer", re.compile(
+        r"childminder|head\s*teacher\s+of)\b")),
+    ("parent_carer", ci(
         r"\b((?:my|our)\s+(?:son|daughter|child|children|grandson|granddaughter|"
         r"grandchild|foster\s+child|step-?son|step-?daughter|little\s+one|boy|girl|kids?)|"
         r"I\s+am\s+(?:a\s+)?(?:parent|carer|mum|mother|dad|father|foster\s+carer)|"
-        r"as\s+a\s+(?:parent|carer|foster\s+carer|mum|dad))\b", re.IGNORECASE)),
+        r"as\s+a\s+(?:parent|carer|foster\s+carer|mum|dad))\b")),
 ]
 
 
 def find_role(text: str) -> str | None:
     """The writer's role from first-person phrases; ``None`` when the text does not say."""
     best: tuple[int, str] | None = None
+    low = lower(text)
     for role, pattern in _ROLE_PATTERNS:
-        match = pattern.search(text)
+        match = pattern.search(low)
         if match and (best is None or match.start() < best[0]):
             best = (match.start(), role)
     return best[1] if best else None
@@ -132,13 +156,18 @@ _SIGN_OFF = re.compile(
 )
 _MY_NAME = re.compile(r"\b(?:my\s+name\s+is|I\s+am|I'm)\s+(?:(?:Mr|Mrs|Ms|Miss|Dr)\.?\s+)?"
                       + _NAME + r"\b")
+_SIGN_OFF_CUE = re.compile(r"sincerely|faithfully|regards|thank|wishes")
+_MY_NAME_CUE = re.compile(r"my\s+name|\bi\s+am\b|\bi'm\b")
 _NOT_NAMES = {"the", "a", "an", "head", "headteacher", "writing", "very", "not", "so",
               "deeply", "extremely", "really", "concerned", "unhappy", "disappointed"}
 
 
 def find_name(text: str) -> str | None:
     """The writer's name from a sign-off or "my name is"; ``None`` when unsure."""
-    for pattern in (_SIGN_OFF, _MY_NAME):
+    low = lower(text)
+    patterns = [p for p, cue in ((_SIGN_OFF, _SIGN_OFF_CUE), (_MY_NAME, _MY_NAME_CUE))
+                if cue.search(low)]
+    for pattern in patterns:
         for match in pattern.finditer(text):
             name = match.group(1).strip()
             if name.split()[0].lower() not in _NOT_NAMES:
@@ -169,7 +198,7 @@ def find_provider(text: str) -> str | None:
 
 # --- what the writer wants, has done, and when they can talk ---------------------------
 _SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+|\n+")
-_OUTCOME = re.compile(
+_OUTCOME = ci(
     r"\b(I\s+would\s+like|we\s+would\s+like|I'd\s+like|we'd\s+like|I\s+want|we\s+want|"
     r"I\s+ask\s+(?:that|you)|we\s+ask\s+(?:that|you)|I\s+am\s+asking|we\s+are\s+asking|"
     r"we\s+request|I\s+request|I\s+expect|we\s+expect|I\s+am\s+seeking|we\s+are\s+seeking|"
@@ -177,37 +206,37 @@ _OUTCOME = re.compile(
     r"reinspect|re-inspect)|should\s+be\s+(?:withdrawn|amended|corrected|removed|changed|"
     r"reviewed)|(?:want|would\s+like)\s+(?:the|an?|our)\s+\w+|desired\s+outcome|"
     r"what\s+I\s+want)\b",
-    re.IGNORECASE,
 )
-_ACTIONS = re.compile(
+_ACTIONS = ci(
     r"\b(already\s+(?:raised|spoken|spoke|complained|written|contacted|emailed|asked)|"
     r"(?:I|we)\s+(?:have\s+)?(?:raised|discussed)\s+(?:this|it|our|my|these)|"
     r"(?:I|we)\s+(?:have\s+)?(?:spoke|spoken|talked)\s+(?:to|with)|"
     r"(?:I|we)\s+(?:have\s+)?(?:contacted|emailed|phoned|rang|called|wrote\s+to|"
     r"written\s+to|complained\s+to)|at\s+the\s+(?:feedback|final)\s+meeting|"
     r"(?:I|we)\s+(?:have\s+)?sent\s+(?:our|my)\s+comments)\b",
-    re.IGNORECASE,
 )
-_AVAILABILITY = re.compile(
+_AVAILABILITY = ci(
     r"\b(I\s+am\s+available|I'm\s+available|we\s+are\s+available|available\s+(?:on|"
     r"between|after|before|any|most|to\s+(?:talk|speak|discuss))|best\s+time\s+to\s+"
     r"(?:call|reach|contact)|(?:call|ring|phone|reach)\s+me\s+(?:on|at|after|before|"
     r"between|any)|free\s+(?:on|between|after)|can\s+be\s+reached|can\s+talk\s+"
     r"(?:on|after|between))\b",
-    re.IGNORECASE,
 )
 
 
 def _sentences_matching(text: str, pattern: re.Pattern[str], limit: int = 2) -> str | None:
-    found = [s.strip() for s in _SENTENCE_BREAK.split(text) if s and pattern.search(s)]
+    """The first sentences the (lower-case) pattern finds, in the writer's own words."""
+    if not pattern.search(lower(text)):
+        return None
+    found = [s.strip() for s in _SENTENCE_BREAK.split(text) if s and pattern.search(lower(s))]
     if not found:
         return None
     joined = " ".join(found[:limit])
     return joined if len(joined) <= 400 else joined[:397].rstrip() + "..."
 
 
-_SPECIAL_MEASURES = re.compile(r"\b(special\s+measures|serious\s+weaknesses)\b", re.IGNORECASE)
-_CORPORATE = re.compile(r"\bcorporate\s+assessment\b", re.IGNORECASE)
+_SPECIAL_MEASURES = ci(r"\b(special\s+measures|serious\s+weaknesses)\b")
+_CORPORATE = ci(r"\bcorporate\s+assessment\b")
 
 
 @dataclass
@@ -230,11 +259,13 @@ class Extracted:
     phones: list[str] = field(default_factory=list)
 
 
-def extract(text: str, received: date, *, own_addresses: tuple[str, ...] = ()) -> Extracted:
-    """Run every extractor; ``own_addresses`` (our mailboxes) are never the complainant's."""
+def extract(text: str, received: date, *, own_addresses: tuple[str, ...] = (),
+            phones: list[str] | None = None) -> Extracted:
+    """Run every extractor; ``own_addresses`` (our mailboxes) are never the complainant's;
+    ``phones`` are numbers a pipeline component has already found and validated."""
     facts = date_facts(text, received)
     emails = [e for e in find_emails(text) if e not in own_addresses]
-    phones = find_phones(text)
+    phones = find_phones(text) if phones is None else phones
     contact = Contact(name=find_name(text), email=emails[0] if emails else None,
                       phone=phones[0] if phones else None, role=find_role(text))
     return Extracted(
@@ -248,8 +279,8 @@ def extract(text: str, received: date, *, own_addresses: tuple[str, ...] = ()) -
         desired_outcome=_sentences_matching(text, _OUTCOME),
         actions_taken=_sentences_matching(text, _ACTIONS),
         availability=_sentences_matching(text, _AVAILABILITY, limit=1),
-        special_measures=bool(_SPECIAL_MEASURES.search(text)),
-        corporate_assessment=bool(_CORPORATE.search(text)),
+        special_measures=bool(_SPECIAL_MEASURES.search(lower(text))),
+        corporate_assessment=bool(_CORPORATE.search(lower(text))),
         emails=emails,
         phones=phones,
     )

@@ -9,12 +9,11 @@ rules that the trained pipeline defers to. The other cues nudge the model.
 
 from __future__ import annotations
 
-import re
+from nlp.text import ci, lower
 
-_I = re.IGNORECASE
 _PUB = r"(?:publication|publishing|publish(?:ed)?|report|letter(?:\s+of\s+findings)?|judgement)"
 
-WITHHOLD = re.compile(
+WITHHOLD = ci(
     r"\b(withhold\w*|(?:be|is|are)\s+withheld|"
     r"(?:delay|postpone|pause|halt|stop|suspend|hold|defer|pull)\w*\s+(?:the\s+|our\s+|its\s+"
     r"|their\s+|this\s+)?(?:\w+\s+){0,2}?(?:publication|publishing)|"
@@ -26,11 +25,10 @@ WITHHOLD = re.compile(
     r"this|its|their)\s+(?:\w+\s+)?(?:report|letter)|withdrawal\s+of\s+(?:the|our|this)?\s*"
     r"(?:\w+\s+)?(?:report|letter)|(?:report|it)\s+(?:is\s+|be\s+)?taken\s+down|"
     r"take\s+(?:it|the\s+report)\s+down|unpublish\w*|remov\w+\s+(?:the|our)\s+"
-    r"(?:published\s+)?report)",
-    _I,
+    r"(?:published\s+)?report)"
 )
 
-ESCALATION = re.compile(
+ESCALATION = ci(
     r"\b(icaso|adjudicator|ombudsman|phso|internal\s+review|escalat(?:e|ion)\b|"
     r"review\s+of\s+(?:the\s+|your\s+|our\s+)?(?:complaint\s+)?(?:handling|response|outcome|"
     r"decision)|(?:response|reply|outcome|letter|answer)\s+(?:to|about|on)\s+(?:my|our|the)\s+"
@@ -41,40 +39,36 @@ ESCALATION = re.compile(
     r"(?:do\s+not|don'?t|cannot)\s+accept\s+(?:the|your|this)\s+(?:response|outcome|findings\s+"
     r"of\s+(?:the|your)\s+investigation)|heard\s+nothing\s+(?:at\s+all\s+)?since\s+the\s+"
     r"acknowledge?ment|(?:complained|complaint)\s+in\s+\w+\s+and\s+(?:have\s+)?(?:heard|had)\s+"
-    r"nothing)",
-    _I,
+    r"nothing)"
 )
 
-INFORMATION = re.compile(
+INFORMATION = ci(
     r"\b(freedom\s+of\s+information|foi\b|subject\s+access|data\s+protection\s+act|"
     r"\bsar\b|gdpr\s+request|copy\s+of\s+(?:the\s+|all\s+|any\s+)?(?:inspection\s+)?(?:evidence|"
     r"notes|records|data|information\s+(?:you|ofsted)\s+hold)|evidence\s+(?:notes|forms)|"
     r"inspectors?'?\s+notes|personal\s+(?:data|information)\s+(?:you|ofsted)\s+"
-    r"hold|(?:send|provide|release|disclose)\s+(?:us|me)\s+(?:the|a\s+copy|copies))",
-    _I,
+    r"hold|(?:send|provide|release|disclose)\s+(?:us|me)\s+(?:the|a\s+copy|copies))"
 )
 
 # "How do I complain?" is an enquiry, even from an unhappy writer (RULES.md 8).
-HOW_TO = re.compile(
+HOW_TO = ci(
     r"\b(how\s+(?:do|can|would|should)\s+(?:I|we)\s+(?:make\s+a\s+|go\s+about\s+|raise\s+a\s+)?"
     r"(?:formal\s+)?complain\w*|who\s+(?:do|should)\s+(?:I|we)\s+complain\s+to|"
     r"where\s+(?:do|should|can)\s+(?:I|we)\s+(?:send|make|take)\s+(?:a|my|our)\s+complaint|"
     r"can\s+(?:I|we)\s+complain\s+(?:to\s+you|about)|is\s+(?:this|it)\s+something\s+I\s+can\s+"
-    r"complain\s+about)",
-    _I,
+    r"complain\s+about)"
 )
 
-COMPLAINT = re.compile(
+COMPLAINT = ci(
     r"\b((?:wish|want|would\s+like|writing)\s+to\s+(?:make\s+a\s+)?(?:formal\s+)?"
     r"(?:complain|challenge|raise\s+a\s+(?:formal\s+)?complaint)|formal\s+(?:complaint|"
     r"challenge)|challenge\s+(?:to\s+)?(?:the\s+)?(?:\w+\s+){0,2}(?:findings|judgements?|"
     r"grades?)|factual\s+accuracy|comments\s+on\s+the\s+draft|(?:we|I)\s+(?:strongly\s+)?"
     r"disagree|complain\w*\s+about\s+(?:the\s+)?(?:\w+\s+){0,3}(?:inspect\w+|report|"
-    r"judgement|visit))",
-    _I,
+    r"judgement|visit))"
 )
-INSPECTION_WORDS = re.compile(r"\b(inspect\w*|report|judgement|draft|findings|hmi|jtai|"
-                              r"joint\s+area\s+review|ofsted)\b", _I)
+INSPECTION_WORDS = ci(r"\b(inspect\w*|report|judgement|draft|findings|hmi|jtai|"
+                      r"joint\s+area\s+review|ofsted)\b")
 
 
 def rule_intent(text: str) -> tuple[str | None, str | None]:
@@ -83,7 +77,7 @@ def rule_intent(text: str) -> tuple[str | None, str | None]:
     Only the first 4,000 characters are read: a long forwarded thread below the writer's
     own words must not turn a complaint into an escalation.
     """
-    head = text[:4000]
+    head = lower(text[:4000])
     if HOW_TO.search(head) and not WITHHOLD.search(head):
         return "enquiry", "rules.how_to_complain"
     if WITHHOLD.search(head):

@@ -31,7 +31,7 @@ _LATIN = re.compile(r"[A-Za-z\u00C0-\u024F]")
 _MIN_WORDS = 4
 
 
-def language_shares(text: str, limit: int = 4000) -> tuple[float, float, int]:
+def language_shares(text: str, limit: int = 2000) -> tuple[float, float, int]:
     """Shares of English and of other languages' function words, and the word count."""
     words = [w.lower() for w in _WORD.findall(text[:limit])]
     if not words:

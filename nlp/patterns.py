@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 
+from nlp.text import ci
+
 # entity label -> phrases (matched case-insensitively on whole words).
 INSPECTORATE_PHRASES: dict[str, list[str]] = {
     "ofsted": [
@@ -54,17 +56,15 @@ OTHER_BODY_PHRASES = ["estyn", "care inspectorate wales", "education scotland",
                       "care inspectorate", "hmi prisons", "inspectorate of prisons",
                       "independent schools inspectorate", "isi inspection", "ofqual"]
 # Ofsted's own work named as such: the message is not solely about another body's.
-OFSTED_WORK = re.compile(
+OFSTED_WORK = ci(
     r"\b(?:lead\s+inspector|ofsted\s+inspectors?|hmi\b(?!\s+probation)|ofsted'?s\s+"
     r"(?:inspection|report|judgement|findings|inspector)|inspected\s+by\s+ofsted|"
-    r"ofsted\s+(?:inspection|report|judgement|visit))",
-    re.IGNORECASE,
+    r"ofsted\s+(?:inspection|report|judgement|visit))"
 )
 # Words that say an inspection was one agency's alone.
-SINGLE_AGENCY = re.compile(
+SINGLE_AGENCY = ci(
     r"\b(?:single[- ]agency|police[- ]only|not\s+(?:a\s+)?joint|not\s+ofsted|"
-    r"thematic\s+inspection\s+of\s+police|registered\s+with\s+(?:the\s+)?cqc)",
-    re.IGNORECASE,
+    r"thematic\s+inspection\s+of\s+police|registered\s+with\s+(?:the\s+)?cqc)"
 )
 
 # Services whose mention, with no inspectorate named, points to a body (RULES.md 1).
@@ -80,19 +80,18 @@ def phrase_regex(phrases: list[str]) -> re.Pattern[str]:
     """One case-insensitive whole-word regex for a phrase list (longest first)."""
     parts = sorted((re.escape(p).replace(r"\ ", r"\s+") for p in phrases), key=len,
                    reverse=True)
-    return re.compile(r"(?<![\w-])(?:" + "|".join(parts) + r")(?![\w-])", re.IGNORECASE)
+    return ci(r"(?<![\w-])(?:" + "|".join(parts) + r")(?![\w-])")
 
 
 INSPECTORATE_RES = {label: phrase_regex(p) for label, p in INSPECTORATE_PHRASES.items()}
 INSPECTION_RES = {label: phrase_regex(p) for label, p in INSPECTION_PHRASES.items()}
 SERVICE_RES = {label: phrase_regex(p) for label, p in SERVICE_PHRASES.items()}
 OTHER_BODY_RE = phrase_regex(OTHER_BODY_PHRASES)
-# "JAR" and "APA" are ordinary words in lower case ("a jar of"): upper case only.
-INSPECTION_RES["jar"] = re.compile(
-    r"\b(?:JAR|APA)\b|(?i:\bjoint\s+area\s+reviews?\b|\bannual\s+performance\s+assessment)"
-)
+# "JAR" and "APA" are ordinary words in lower case ("a jar of"): upper case only, matched
+# on the original text; the long names are matched like every other phrase.
+INSPECTION_RES["jar"] = phrase_regex([p for p in INSPECTION_PHRASES["jar"]
+                                      if p not in ("jar", "apa")])
+JAR_UPPER = re.compile(r"\b(?:JAR|APA)\b")
 # "HMI" alone is Ofsted's inspector, but not inside "HMI Probation".
 INSPECTORATE_RES["ofsted"] = re.compile(
-    INSPECTORATE_RES["ofsted"].pattern.replace("|hmi)", "|hmi(?!\\s+probation))"),
-    re.IGNORECASE,
-)
+    INSPECTORATE_RES["ofsted"].pattern.replace("|hmi)", "|hmi(?!\\s+probation))"))

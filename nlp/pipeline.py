@@ -2,10 +2,12 @@
 
 Built from ``spacy.blank("en")`` (PRODUCT.md, NLP: no third-party statistical models):
 
-- ``entity_ruler``: inspectorates under their many spellings (INSPECTORATE, id = label),
-  inspection types (INSPECTION, id = regime), services that point to a body (SERVICE),
-  and email addresses (EMAIL);
-- ``phone_numbers``: PHONE entities, only numbers that ``phonenumbers`` says are valid;
+- ``span_ruler``: inspectorates under their many spellings (INSPECTORATE, id = label),
+  inspection types (INSPECTION, id = regime) and services that point to a body (SERVICE),
+  as phrase patterns into ``doc.spans["mentions"]`` (a phrase matcher only, and no
+  ``doc.ents`` round trip, keeps this fast);
+- ``phone_numbers``: PHONE spans in ``doc.spans["phones"]``, only numbers that
+  ``phonenumbers`` says are valid;
 - ``intent`` (exclusive), ``aspects``, ``inspectorates`` (multi-label), ``regime``
   (exclusive) and ``safeguarding`` (one label): bag-of-words text classifiers, which
   are small and fast enough for thousands of messages a second on one core.
@@ -13,17 +15,15 @@ Built from ``spacy.blank("en")`` (PRODUCT.md, NLP: no third-party statistical mo
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable
 
-import phonenumbers
 import spacy
 from spacy.language import Language
 from spacy.tokens import Doc, Span
 from spacy.training import Example
-from spacy.util import filter_spans
 from thinc.api import Optimizer
 
+from nlp.extract import phone_matches
 from nlp.labels import ASPECTS, INSPECTORATES, INTENTS, REGIMES
 from nlp.patterns import INSPECTION_PHRASES, INSPECTORATE_PHRASES, SERVICE_PHRASES
 
@@ -46,47 +46,44 @@ def _bow(exclusive: bool) -> dict[str, object]:
 
 
 def ruler_patterns() -> list[dict[str, object]]:
-    """Phrase patterns (matched lower-cased) from ``nlp.patterns``, plus token patterns."""
+    """Phrase patterns (matched lower-cased) from ``nlp.patterns``.
+
+    "JAR" and "APA" are left out: in lower case they are ordinary words ("a jar of"), so
+    ``nlp.rules`` finds them on the original text, upper case only.
+    """
     patterns: list[dict[str, object]] = []
     for label, table in (("INSPECTORATE", INSPECTORATE_PHRASES),
                          ("INSPECTION", INSPECTION_PHRASES), ("SERVICE", SERVICE_PHRASES)):
         for key, phrases in table.items():
             for phrase in phrases:
                 if key == "jar" and phrase in ("jar", "apa"):
-                    # Upper case only: "a jar of" is not a joint area review.
-                    patterns.append({"label": label, "id": key,
-                                     "pattern": [{"TEXT": phrase.upper()}]})
                     continue
                 patterns.append({"label": label, "id": key, "pattern": phrase})
-    patterns.append({"label": "EMAIL", "pattern": [{"LIKE_EMAIL": True}]})
     return patterns
 
 
-_DIGITS = re.compile(r"\d[\d ()+.-]{8,}\d")
+MENTIONS = "mentions"
+PHONES = "phones"
 
 
 @Language.component("phone_numbers")
 def phone_numbers(doc: Doc) -> Doc:
-    """Add PHONE entities for valid numbers (UK by default); cheap when there are no digits."""
-    text = doc.text
-    if not _DIGITS.search(text):
-        return doc
+    """PHONE spans for valid numbers (UK by default), from ``nlp.extract.phone_matches``;
+    each span's ``id_`` holds the number formatted for a letter."""
     spans: list[Span] = []
-    for match in phonenumbers.PhoneNumberMatcher(text[:20000], "GB"):
-        if not phonenumbers.is_valid_number(match.number):
-            continue
-        span = doc.char_span(match.start, match.end, label="PHONE", alignment_mode="expand")
+    for start, end, formatted in phone_matches(doc.text):
+        span = doc.char_span(start, end, label="PHONE", alignment_mode="expand")
         if span is not None:
+            span.id_ = formatted
             spans.append(span)
-    if spans:
-        doc.ents = filter_spans(list(doc.ents) + spans)
+    doc.spans[PHONES] = spans
     return doc
 
 
 def build_pipeline() -> Language:
     """An untrained pipeline with every component in place and every label added."""
     nlp = spacy.blank("en")
-    nlp.add_pipe("entity_ruler", config={"phrase_matcher_attr": "LOWER"})
+    nlp.add_pipe("span_ruler", config={"spans_key": MENTIONS, "phrase_matcher_attr": "LOWER"})
     nlp.add_pipe("phone_numbers")
     for name, (factory, labels) in TEXTCATS.items():
         exclusive = factory == "textcat"
@@ -106,5 +103,5 @@ def initialize(nlp: Language, get_examples: Callable[[], Iterable[Example]]) -> 
     for name, (_, labels) in TEXTCATS.items():
         components[name] = {"labels": list(labels)}
     optimizer = nlp.initialize(get_examples)
-    nlp.get_pipe("entity_ruler").add_patterns(ruler_patterns())  # type: ignore[attr-defined]
+    nlp.get_pipe("span_ruler").add_patterns(ruler_patterns())  # type: ignore[attr-defined]
     return optimizer

@@ -15,11 +15,13 @@ from nlp.labels import NAMING_INTENTS
 from nlp.patterns import (
     INSPECTION_RES,
     INSPECTORATE_RES,
+    JAR_UPPER,
     OFSTED_WORK,
     OTHER_BODY_RE,
     SERVICE_RES,
     SINGLE_AGENCY,
 )
+from nlp.text import ci, lower
 
 
 @dataclass(frozen=True)
@@ -36,16 +38,23 @@ class Mentions:
 
 def text_signals(text: str) -> dict[str, bool]:
     """The regime signals read from raw text (shared with the entity ruler's mentions)."""
-    return {"other_body": bool(OTHER_BODY_RE.search(text)),
-            "ofsted_work": bool(OFSTED_WORK.search(text)),
-            "single_agency": bool(SINGLE_AGENCY.search(text))}
+    low = lower(text)
+    return {"other_body": bool(OTHER_BODY_RE.search(low)),
+            "ofsted_work": bool(OFSTED_WORK.search(low)),
+            "single_agency": bool(SINGLE_AGENCY.search(low))}
 
 
 def find_mentions(text: str) -> Mentions:
+    """Mentions by regular expression (the keyword baseline; the trained pipeline uses its
+    entity ruler, built from the same phrase lists)."""
+    low = lower(text)
+    inspections = {k for k, r in INSPECTION_RES.items() if r.search(low)}
+    if JAR_UPPER.search(text):
+        inspections.add("jar")
     return Mentions(
-        inspectorates=frozenset(k for k, r in INSPECTORATE_RES.items() if r.search(text)),
-        inspections=frozenset(k for k, r in INSPECTION_RES.items() if r.search(text)),
-        services=frozenset(k for k, r in SERVICE_RES.items() if r.search(text)),
+        inspectorates=frozenset(k for k, r in INSPECTORATE_RES.items() if r.search(low)),
+        inspections=frozenset(inspections),
+        services=frozenset(k for k, r in SERVICE_RES.items() if r.search(low)),
         **text_signals(text),
     )
 
@@ -92,15 +101,14 @@ def decide_inspectorates(mentions: Mentions, intent: str, regime: str,
 # tiers: a sentence naming a particular child next to a harmful act is enough on its own;
 # a topic word ("abuse", "at risk") counts only in a concern about a provider, because
 # complaints about joint inspections discuss those topics without any child at risk now.
-_CHILD = re.compile(
+_CHILD = ci(
     r"\b(my\s+(?:son|daughter|child|children|grandson|granddaughter|little\s+(?:girl|boy|one)|"
     r"foster\s+(?:child|son|daughter)|kids?|boy|girl)|(?:son|daughter|child|boy|girl|baby|"
     r"toddler|pupil|student|learner|young\s+person|teenager|resident|sibling)|"
     r"\d{1,2}\s*(?:yo|y/o|year[- ]old|yr[- ]old|months?[- ]old)|i\s+am\s+1\d|"
     r"i'?m\s+1\d|me|she|he|him|her)\b",
-    re.IGNORECASE,
 )
-_ACT = re.compile(
+_ACT = ci(
     r"\b(abus\w*|neglect\w*|exploit\w*|groom\w*|(?:went|gone|goes|going|been|go)\s+missing|"
     r"run(?:s|ning)?\s+away|ran\s+away|self[- ]harm\w*|suicid\w*|overdos\w*|"
     r"danger\w*|unsafe|not\s+safe|hit(?:s|ting)?|slap\w*|punch\w*|kick\w*|push(?:es|ed|ing)?|"
@@ -114,28 +122,24 @@ _ACT = re.compile(
     r"identifiable|found\s+(?:him|her|them)\s+(?:in|on|outside|wandering)|door\s+(?:was\s+)?"
     r"(?:left\s+)?open|pavement|car\s+park|wander\w*|escap\w+|harm(?:ed|ing)?|hurt\w*|"
     r"at\s+risk|medication|allerg\w+|county\s+lines|trafficked)\b",
-    re.IGNORECASE,
 )
-_TOPIC = re.compile(
+_TOPIC = ci(
     r"\b(abus\w*|neglect\w*|exploit\w*|groom\w*|missing|self[- ]harm\w*|danger\w*|"
     r"unsafe|not\s+safe|at\s+risk|harm(?:ed|ing)?|injur\w*|assault\w*|restrain\w*|"
     r"unsupervised|alone|on\s+(?:his|her|their)\s+own|hurt\w*|violen\w+|scared|"
     r"frightened|allegation)\b",
-    re.IGNORECASE,
 )
 # Written as past and over: "has stopped", "now safe and settled" (RULES.md 8) - unless
 # something says the risk goes on.
-_RESOLVED = re.compile(
+_RESOLVED = ci(
     r"\b(now\s+(?:safe|settled|fine|happy|happier)|much\s+happier|has\s+(?:since\s+)?"
     r"stopped|it\s+stopped|no\s+longer\s+at\s+risk|(?:nobody|no\s+one|no\s+child)\s+"
     r"(?:has\s+)?(?:been\s+hurt|come\s+to\s+harm|was\s+hurt)|home\s+safe|child(?:ren)?\s+"
     r"(?:is|are)\s+fine|no\s+allegation\s+of\s+harm|nothing\s+about\s+safety)\b",
-    re.IGNORECASE,
 )
-_ONGOING = re.compile(
+_ONGOING = ci(
     r"\b(still|again|keeps?|continu\w+|every\s+day|each\s+day|won'?t\s+go|refuses?\s+to\s+go|"
     r"scared|afraid|tonight|tomorrow|right\s+now|at\s+the\s+moment|currently)\b",
-    re.IGNORECASE,
 )
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
 
@@ -146,7 +150,9 @@ def safeguarding_rule(text: str, provider_concern: bool = True) -> tuple[bool, s
     ``provider_concern`` says whether the message is (or may be) about a provider itself;
     only then do topic words alone count.
     """
-    head = text[:20000]
+    head = lower(text[:20000])
+    if not _ACT.search(head) and not (provider_concern and _TOPIC.search(head)):
+        return False, None
     resolved = bool(_RESOLVED.search(head)) and not _ONGOING.search(head)
     for sentence in _SENTENCE.split(head):
         act = _ACT.search(sentence)

@@ -8,7 +8,6 @@ missed child at risk is far worse than a false alarm.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -22,7 +21,12 @@ from nlp.assemble import Labels, build, full_text
 from nlp.baseline import ASPECT_RULES
 from nlp.intent_rules import rule_intent
 from nlp.labels import ASPECT_INTENTS, ASPECTS, INTENTS, REGIMES
-from nlp.pipeline import phone_numbers  # noqa: F401 - registers the component for spacy.load
+from nlp.patterns import JAR_UPPER
+from nlp.pipeline import (
+    MENTIONS,
+    PHONES,
+    phone_numbers,  # noqa: F401 - registers the component for spacy.load
+)
 from nlp.rules import (
     Mentions,
     decide_inspectorates,
@@ -30,6 +34,7 @@ from nlp.rules import (
     safeguarding_rule,
     text_signals,
 )
+from nlp.text import ci, lower
 
 # The classifiers read at most this much: a 1 MB paste is classified on its opening, which
 # is where a complaint says what it is about, and the batch keeps its speed.
@@ -38,11 +43,12 @@ BATCH_SIZE = 256
 
 
 def doc_mentions(doc: Doc, text: str) -> Mentions:
-    """Inspectorates, inspection types and services the entity ruler found."""
+    """Inspectorates, inspection types and services the span ruler found."""
     found: dict[str, set[str]] = {"INSPECTORATE": set(), "INSPECTION": set(), "SERVICE": set()}
-    for ent in doc.ents:
-        if ent.label_ in found:
-            found[ent.label_].add(ent.ent_id_)
+    for span in doc.spans.get(MENTIONS, []):
+        found[span.label_].add(span.id_)
+    if JAR_UPPER.search(text):
+        found["INSPECTION"].add("jar")
     return Mentions(frozenset(found["INSPECTORATE"]), frozenset(found["INSPECTION"]),
                     frozenset(found["SERVICE"]), **text_signals(text))
 
@@ -58,7 +64,7 @@ def _best(cats: dict[str, float], prefix: str, labels: Iterable[str]) -> tuple[s
 RULE_CONFIDENCE = 0.85
 # A model naming a joint regime the text does not name must be at least this sure.
 MODEL_REGIME_OVERRIDE = 0.95
-CORPORATE = re.compile(r"\bcorporate\s+assessment\b", re.IGNORECASE)
+CORPORATE = ci(r"\bcorporate\s+assessment\b")
 # Added to an aspect's score when its keywords occur (tuned on held-out data).
 ASPECT_BONUS = 0.25
 # The safeguarding topic words count when a provider concern is at least this likely.
@@ -88,8 +94,9 @@ def decide_intent(cats: dict[str, float], text: str) -> tuple[str, float, str]:
 def decide_aspects(cats: dict[str, float], text: str, threshold: float) -> dict[str, float]:
     """Aspects above the threshold, keyword cues adding to the model's score; the likeliest
     one when none is above it (RULES.md 1: a complaint is about something)."""
+    low = lower(text)
     scores = {a: min(1.0, cats.get(f"aspect:{a}", 0.0)
-                     + (ASPECT_BONUS if ASPECT_RULES[a].search(text) else 0.0))
+                     + (ASPECT_BONUS if ASPECT_RULES[a].search(low) else 0.0))
               for a in ASPECTS}
     chosen = {a: s for a, s in scores.items() if s >= threshold}
     if not chosen:
@@ -142,7 +149,7 @@ class SpacyClassifier:
         cats = doc.cats
         mentions = doc_mentions(doc, text)
         intent, intent_score, intent_rule = decide_intent(cats, text)
-        corporate = bool(CORPORATE.search(text))
+        corporate = bool(CORPORATE.search(lower(text)))
         regime, regime_score, regime_rule = decide_model_regime(cats, mentions, intent,
                                                                 corporate)
         inspectorates, insp_rule = decide_model_inspectorates(cats, mentions, intent, regime,
@@ -175,8 +182,14 @@ class SpacyClassifier:
     def classify_many(self, items: Iterable[ClassifyInput]) -> list[Classification]:
         batch = list(items)
         texts = [full_text(item) for item in batch]
-        return [build(item, self.labels(doc, text[:MAX_MODEL_CHARS]), self.version)
+        return [build(item, self.labels(doc, text[:MAX_MODEL_CHARS]), self.version,
+                      phones=_phones(doc))
                 for item, text, doc in zip(batch, texts, self.docs(texts), strict=True)]
+
+
+def _phones(doc: Doc) -> list[str]:
+    """The valid numbers the ``phone_numbers`` component found, formatted, no repeats."""
+    return list(dict.fromkeys(span.id_ for span in doc.spans.get(PHONES, [])))
 
 
 def _safeguarding_rule_name(rule_hit: bool, phrase: str | None, model_hit: bool) -> str:

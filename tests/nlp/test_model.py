@@ -24,7 +24,7 @@ def test_the_trained_model_ships_and_is_what_the_bot_loads(settings: Settings) -
     classifier = load_classifier()
     assert isinstance(classifier, SpacyClassifier)
     assert classifier.version.startswith("spacy-")
-    assert classifier.nlp.pipe_names == ["entity_ruler", "phone_numbers", "intent", "aspects",
+    assert classifier.nlp.pipe_names == ["span_ruler", "phone_numbers", "intent", "aspects",
                                          "inspectorates", "regime", "safeguarding"]
 
 
