@@ -29,6 +29,9 @@ from zoneinfo import ZoneInfo
 
 DATA_DIR = Path(__file__).resolve().parent
 SOURCE_DIR = DATA_DIR / "source"
+DATASHEET = DATA_DIR / "DATASHEET.md"
+COUNTS_START = "<!-- counts:start (written by make_split.py) -->"
+COUNTS_END = "<!-- counts:end -->"
 SPLITS = ("train", "dev", "test")
 SPLIT_SHARES = (0.70, 0.15, 0.15)
 
@@ -367,7 +370,7 @@ def write_splits(result: SplitResult, out_dir: Path = DATA_DIR) -> None:
 
 
 def summary(result: SplitResult) -> str:
-    """Counts per split and intent, for the console and the datasheet."""
+    """Counts per split and intent, for the console."""
     rows = [f"{'intent':<22}" + "".join(f"{name:>8}" for name in SPLITS)]
     for intent in INTENTS:
         counts = [sum(r["intent"] == intent for r in result.splits[n]) for n in SPLITS]
@@ -376,6 +379,50 @@ def summary(result: SplitResult) -> str:
     rows.append(f"{'total':<22}" + "".join(f"{c:>8}" for c in totals))
     rows.append(f"near-duplicate groups: {result.groups}; dropped: {len(result.dropped)}")
     return "\n".join(rows)
+
+
+def counts_markdown(result: SplitResult) -> str:
+    """Every label value per split and per writer (id prefix), as Markdown tables."""
+    values = sorted(
+        {v for rs in result.splits.values() for r in rs for v in label_values(r)},
+        key=lambda v: (_FIELD_ORDER.index(v[0]), v[1]),
+    )
+    per_split = {n: Counter(v for r in result.splits[n] for v in label_values(r)) for n in SPLITS}
+    records = [r for n in SPLITS for r in result.splits[n]]
+    writers = sorted({r["id"].split("-", 1)[0] for r in records})
+    per_writer = {
+        w: Counter(v for r in records if r["id"].startswith(f"{w}-") for v in label_values(r))
+        for w in writers
+    }
+    head = ["field", "value", *SPLITS, "all", *(f"writer {w}" for w in writers)]
+    rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    totals = [len(result.splits[n]) for n in SPLITS]
+    by_writer = [sum(r["id"].startswith(f"{w}-") for r in records) for w in writers]
+    cells = [*totals, sum(totals), *by_writer]
+    rows.append("| **messages** | | " + " | ".join(map(str, cells)) + " |")
+    for value in values:
+        cells = [per_split[n][value] for n in SPLITS]
+        cells += [sum(cells), *(per_writer[w][value] for w in writers)]
+        rows.append(f"| {value[0]} | {value[1]} | " + " | ".join(map(str, cells)) + " |")
+    note = (
+        f"Near-duplicate groups: {result.groups}; duplicates dropped: {len(result.dropped)}. "
+        "Aspect and inspectorate rows count messages carrying the value (a message may carry "
+        "several)."
+    )
+    return "\n".join([COUNTS_START, "", *rows, "", note, "", COUNTS_END])
+
+
+_FIELD_ORDER = ("intent", "aspects", "inspectorates", "regime", "safeguarding", "channel")
+
+
+def update_datasheet(result: SplitResult, path: Path = DATASHEET) -> None:
+    """Replace the counts block of the datasheet, leaving the prose alone."""
+    text = path.read_text(encoding="utf-8")
+    start, end = text.find(COUNTS_START), text.find(COUNTS_END)
+    if start < 0 or end < start:
+        raise DataError(f"{path.name} has no counts block to update")
+    block = counts_markdown(result)
+    path.write_text(text[:start] + block + text[end + len(COUNTS_END) :], encoding="utf-8")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -392,6 +439,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"dropped {dropped}: duplicate of {kept}")
     if not args.check:
         write_splits(result)
+        update_datasheet(result)
     print(summary(result))
     return 0
 

@@ -104,6 +104,11 @@ def test_committed_split_is_what_make_split_produces(
         assert written[name] == expected[name], f"{name}.jsonl is stale: rerun make_split"
 
 
+def test_datasheet_counts_are_current(result: ms.SplitResult) -> None:
+    text = ms.DATASHEET.read_text(encoding="utf-8")
+    assert ms.counts_markdown(result) in text, "DATASHEET.md counts are stale: rerun make_split"
+
+
 def test_split_does_not_depend_on_input_order(sources: list[dict], result: ms.SplitResult) -> None:
     shuffled = list(sources)
     random.Random(7).shuffle(shuffled)
