@@ -81,6 +81,21 @@ async def test_fixture_folder_end_to_end(intake: tuple[SmtpIntake, list[int]],
         assert reference in msg["Subject"]
 
 
+async def test_forwarded_complaint_records_author_and_forwarder(
+        intake: tuple[SmtpIntake, list[int]], sqlite_store: Store, mail_settings: Settings,
+        capture: tuple[CaptureHandler, int]) -> None:
+    server, _ = intake
+    handler, _ = capture
+    raw = (EML / "complaint_gmail_forward.eml").read_bytes()
+    send(server, raw, "caseworker.mp.office@gmail.com")
+    await deliver(sqlite_store, mail_settings)
+    with sqlite_store.session() as session:
+        case = session.execute(select(Case)).scalar_one()
+        assert case.complainant.email == "robert.lyle@example.org"  # who wrote it
+        assert "caseworker.mp.office@gmail.com" in case.fields["forwarded_by"]  # who sent it
+    assert [m.rcpt_tos for m in handler.received] == [["caseworker.mp.office@gmail.com"]]
+
+
 async def test_duplicate_delivery_makes_no_second_case_or_letter(
         intake: tuple[SmtpIntake, list[int]], sqlite_store: Store, mail_settings: Settings,
         capture: tuple[CaptureHandler, int]) -> None:
