@@ -305,10 +305,14 @@ class ReminderScheduler:
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
-            report = await asyncio.to_thread(self.run_once, datetime.now(UTC))
-            if report.errors:
-                log.error("reminders: %d step(s) failed: %s", len(report.errors),
-                          ", ".join(report.errors))
+            try:
+                report = await asyncio.to_thread(self.run_once, datetime.now(UTC))
+            except Exception:  # noqa: BLE001 - reminders must outlive any one bad pass
+                log.exception("reminder pass failed; trying again at the next poll")
+            else:
+                if report.errors:
+                    log.error("reminders: %d step(s) failed: %s", len(report.errors),
+                              ", ".join(report.errors))
             try:
                 await asyncio.wait_for(stop.wait(), self.poll_seconds)
             except TimeoutError:
@@ -320,6 +324,10 @@ class ReminderScheduler:
             with self.store.session() as session:
                 return bool(fn(session, self.settings, *args))
         except (SQLAlchemyError, ValueError, OSError) as exc:
+            report.errors.append(f"{name}: {type(exc).__name__}")
+            return False
+        except Exception as exc:  # noqa: BLE001 - one bad case must not stop the others
+            log.exception("reminder %s failed", name)
             report.errors.append(f"{name}: {type(exc).__name__}")
             return False
 

@@ -257,3 +257,18 @@ def test_unacknowledged_alert_is_resent_and_escalated(store: Store,
         acknowledge_alert(s, s.scalars(select(Alert)).one(), "staff:U0STAFF", "slack",
                           slack_on)
     assert scheduler.run_once(first_sent + timedelta(hours=5)).alerts_resent == 0
+
+
+async def test_scheduler_outlives_a_failing_pass(tmp_path: object, slack_on: Settings) -> None:
+    """A database without tables makes every pass fail; the loop logs it and goes on."""
+    import asyncio
+
+    broken = Store(f"sqlite:///{tmp_path}/empty.db")
+    scheduler = ReminderScheduler(broken, slack_on, poll_seconds=0.05)
+    stop = asyncio.Event()
+    task = asyncio.create_task(scheduler.run(stop))
+    await asyncio.sleep(0.3)
+    assert not task.done()
+    stop.set()
+    await asyncio.wait_for(task, 5)
+    broken.dispose()
