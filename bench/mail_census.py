@@ -1,0 +1,200 @@
+"""Mail census: every test mail file through a real ``intake-bot serve``, counted.
+
+Sends each ``.eml`` in tests/fixtures/eml (hand-written) and tests/fixtures/corpus (public
+test mail of other mail libraries, see its SOURCES.md) over SMTP, one connection, in file
+order, with the envelope sender an MTA would have used (Return-Path; null for bounces).
+Letters go to a capture relay on loopback. When every message has a final disposition and
+the outbox is empty, it reads ``intake-bot messages export``, prints the counts by
+disposition (overall and per source folder) and the letters the relay received, and
+writes them to docs/benchmarks.md under "Mail census".
+
+    .venv/bin/python bench/mail_census.py
+    .venv/bin/python bench/mail_census.py --max-bytes 300000 --no-write
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import smtplib
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter as Tally
+from collections import defaultdict
+from dataclasses import dataclass, field
+from email import message_from_bytes, policy
+from pathlib import Path
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.report import command_line, stamp, write_section
+from bench.serve_process import (
+    BIN,
+    ROOT,
+    CaptureRelay,
+    Counter,
+    ServeProcess,
+    free_port,
+    serve_env,
+    wait_for,
+)
+
+FIXTURES = ROOT / "tests" / "fixtures"
+FOLDERS = (FIXTURES / "eml", FIXTURES / "corpus")
+MAILBOX = "enquiries@example.org"
+RETURN_PATH = re.compile(rb"^Return-Path:[ \t]*<([\x21-\x7e]*)>", re.M | re.I)
+FALLBACK_SENDER = "census-sender@example.org"
+MACHINE = ("bounce", "autoreply", "list", "spam")
+DISPOSITIONS = ("new_case", "reply", "duplicate", "bounce", "autoreply", "list", "spam",
+                "quarantined", "failed", "pending")
+SETTLE_TIMEOUT = 600.0
+
+
+def mail_files() -> list[Path]:
+    """Every test mail file, hand-written first, in a stable order."""
+    return [p for folder in FOLDERS for p in sorted(folder.rglob("*.eml"))]
+
+
+def origin(path: Path) -> str:
+    """The source a file belongs to: ``eml`` or the corpus folder it sits in."""
+    rel = path.relative_to(FIXTURES)
+    return rel.parts[0] if rel.parts[0] == "eml" else f"corpus/{rel.parts[1]}"
+
+
+def envelope_sender(raw: bytes) -> str:
+    """The envelope sender an MTA would have used: Return-Path, null for a bounce."""
+    match = RETURN_PATH.search(raw.split(b"\n\n", 1)[0])
+    return FALLBACK_SENDER if match is None else match.group(1).decode("ascii")
+
+
+@dataclass
+class Census:
+    files: list[Path]
+    accepted: list[Path] = field(default_factory=list)
+    refused: list[tuple[Path, int]] = field(default_factory=list)  # file, SMTP reply code
+    rows: list[dict[str, object]] = field(default_factory=list)  # messages export
+    letters: list[tuple[str, list[str]]] = field(default_factory=list)  # In-Reply-To, rcpts
+    seconds: float = 0.0
+
+    def by_file(self) -> list[tuple[Path, dict[str, object]]]:
+        """Accepted files beside their rows: one connection, so row ids follow send order."""
+        ordered = sorted(self.rows, key=lambda r: int(str(r["id"])))
+        return list(zip(self.accepted, ordered, strict=True))
+
+
+def send_all(port: int, census: Census) -> None:
+    """Send every file on one SMTP connection; a refusal is counted, never retried."""
+    with smtplib.SMTP("127.0.0.1", port, timeout=60) as smtp:
+        for path in census.files:
+            raw = path.read_bytes()
+            try:
+                smtp.sendmail(envelope_sender(raw), [MAILBOX], raw)
+            except (smtplib.SMTPSenderRefused, smtplib.SMTPDataError,
+                    smtplib.SMTPRecipientsRefused) as exc:
+                code = getattr(exc, "smtp_code", 550)
+                census.refused.append((path, int(code)))
+                smtp.rset()
+                continue
+            census.accepted.append(path)
+
+
+def export_messages(env: dict[str, str], workdir: Path) -> list[dict[str, object]]:
+    """Rows from ``intake-bot messages export``, the command-line contract's view."""
+    out = subprocess.run(BIN + ["messages", "export"], env=env, cwd=workdir, check=True,
+                         capture_output=True, timeout=120).stdout
+    return [json.loads(line) for line in out.decode().splitlines() if line.strip()]
+
+
+def relayed_letters(relay: CaptureRelay) -> list[tuple[str, list[str]]]:
+    """What the relay received: the message each letter answers, and its recipients."""
+    letters = []
+    for item in relay.messages:
+        msg = message_from_bytes(item.data, policy=policy.default)
+        letters.append((str(msg.get("In-Reply-To", "")).strip().strip("<>"), item.rcpts))
+    return letters
+
+
+def run(max_bytes: int | None) -> Census:
+    """One census in a throwaway folder with its own SQLite database."""
+    census = Census(mail_files())
+    with tempfile.TemporaryDirectory(prefix="census-") as tmp:
+        workdir = Path(tmp)
+        relay = CaptureRelay().start()
+        extra = {"INTAKE_MAX_MESSAGE_BYTES": str(max_bytes)} if max_bytes else {}
+        env = serve_env(f"sqlite:///{workdir / 'intake.db'}", free_port(), relay.port,
+                        workdir, INTAKE_MAILBOXES=MAILBOX, **extra)
+        serve = ServeProcess(env, workdir).start()
+        counter = Counter(env["INTAKE_DATABASE_URL"])
+        try:
+            started = time.monotonic()
+            send_all(serve.smtp_port, census)
+            settled = wait_for(lambda: counter.messages() == len(census.accepted)
+                               and counter.unfinished() == 0
+                               and counter.outbox_waiting() == 0, SETTLE_TIMEOUT, 0.25)
+            census.seconds = time.monotonic() - started
+            if not settled:
+                print(f"warning: not settled after {SETTLE_TIMEOUT:.0f} s", file=sys.stderr)
+            census.rows = export_messages(env, workdir)
+            census.letters = relayed_letters(relay)
+        finally:
+            counter.dispose()
+            code = serve.terminate()
+            relay.stop()
+        if code != 0:
+            print(f"warning: serve exited {code}: {serve.log()[-500:]}", file=sys.stderr)
+    return census
+
+
+def _table(counts: dict[str, Tally[str]]) -> list[str]:
+    """A Markdown table: one row per source, one column per disposition seen."""
+    seen = [d for d in DISPOSITIONS if any(c[d] for c in counts.values())]
+    lines = ["| source | files | " + " | ".join(seen) + " |",
+             "|---|---:|" + "---:|" * len(seen)]
+    for name, tally in counts.items():
+        cells = " | ".join(str(tally[d]) for d in seen)
+        lines.append(f"| {name} | {sum(tally.values())} | {cells} |")
+    return lines
+
+
+def summarise(census: Census) -> str:
+    """The section body: counts overall and per source, refusals, letters, anomalies."""
+    per_source: dict[str, Tally[str]] = defaultdict(Tally)
+    by_external: dict[str, str] = {}
+    for path, row in census.by_file():
+        per_source[origin(path)][str(row["disposition"])] += 1
+        by_external.setdefault(str(row["external_id"]), str(row["disposition"]))
+    total: Tally[str] = sum(per_source.values(), Tally())
+    per_source["all"] = total
+    to_machine = [ext for ext, _ in census.letters if by_external.get(ext) in MACHINE]
+    lines = [f"{len(census.files)} files sent over SMTP, {len(census.accepted)} stored "
+             f"(`250`), {len(census.refused)} refused; all settled in "
+             f"{census.seconds:.1f} s (send, pipeline, outbox).", "",
+             *_table(dict(per_source)), ""]
+    lines += [f"Refused: {', '.join(f'`{p.name}` ({c})' for p, c in census.refused)}."
+              if census.refused else "Refused: none.", ""]
+    lines += [f"Letters received by the relay: {len(census.letters)} "
+              f"(one per `new_case` row is {total['new_case']}); letters answering "
+              f"bounces, auto-replies, list mail or spam: {len(to_machine)}."]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--max-bytes", type=int, default=None,
+                        help="INTAKE_MAX_MESSAGE_BYTES for the run (default: the bot's own)")
+    parser.add_argument("--no-write", action="store_true",
+                        help="print only; leave docs/benchmarks.md alone")
+    args = parser.parse_args()
+    census = run(args.max_bytes)
+    body = summarise(census)
+    print(body)
+    if not args.no_write:
+        write_section("Mail census", stamp(command_line()) + "\n" + body)
+
+
+if __name__ == "__main__":
+    main()

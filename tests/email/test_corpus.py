@@ -1,0 +1,151 @@
+"""Public test mail from mail libraries' own suites, through the parser and the whole path.
+
+The corpus (tests/fixtures/corpus, origins in its SOURCES.md) is real-world mail that other
+projects collected to break their parsers: DSNs from a dozen MTAs, vacation replies, spam,
+broken MIME, odd charsets, signed mail, mbox extracts. Two properties are checked:
+
+- the parser reads every file that starts with header fields (an mbox ``From `` line
+  before them included), and refuses anything else
+  with ``InputError`` (quarantine), never another exception and never its catch-all
+  fallback, which would hide a bug behind a quarantine;
+- in one run over every file, the real SMTP intake stores each message (or refuses it
+  with ``552`` when it is over the size limit), the pipeline settles every stored message
+  to a final disposition, and machine mail (bounces, auto-replies, lists, spam) gets no
+  letter.
+"""
+
+from __future__ import annotations
+
+import re
+import smtplib
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from intake.cases.db import Store
+from intake.cases.models import (
+    AUTOREPLY,
+    BOUNCE,
+    FAILED,
+    LIST,
+    NEW_CASE,
+    PENDING,
+    SPAM,
+    Letter,
+    Message,
+    OutboxItem,
+)
+from intake.email.parse import parse_email
+from intake.email.server import SmtpIntake
+from intake.errors import InputError
+from intake.pipeline import process_pending
+from intake.records import ParsedMessage
+from intake.settings import Settings
+
+CORPUS = Path(__file__).resolve().parents[1] / "fixtures" / "corpus"
+FILES = sorted(CORPUS.rglob("*.eml"))
+MACHINE_MAIL = (BOUNCE, AUTOREPLY, LIST, SPAM)
+FALLBACK = "the MIME structure cannot be read"  # parse_email's catch-all, hiding a crash
+HEADER_FIELD = re.compile(rb"^[!-9;-~]+:")  # RFC 5322 section 2.2 field name and colon
+RETURN_PATH = re.compile(rb"^Return-Path:[ \t]*<([\x21-\x7e]*)>", re.M | re.I)
+FALLBACK_SENDER = "corpus-sender@example.org"
+
+
+def _name(path: Path) -> str:
+    return str(path.relative_to(CORPUS))
+
+
+def starts_with_headers(raw: bytes) -> bool:
+    """True when the first line is a header field, after any mbox ``From `` separator."""
+    head = raw.lstrip()
+    if head.startswith(b"From "):
+        head = head.split(b"\n", 1)[-1]
+    return bool(HEADER_FIELD.match(head))
+
+
+def envelope_sender(raw: bytes) -> str:
+    """The envelope sender an MTA would have used: Return-Path, null for a bounce."""
+    match = RETURN_PATH.search(raw.split(b"\n\n", 1)[0])
+    if match is None:
+        return FALLBACK_SENDER
+    return match.group(1).decode("ascii")
+
+
+def test_corpus_is_large_and_varied() -> None:
+    origins = Counter(path.relative_to(CORPUS).parts[0] for path in FILES)
+    assert len(FILES) >= 150 and len(origins) >= 5, origins
+    for origin in origins:
+        assert (CORPUS / origin / "LICENSE").is_file(), origin
+        assert f"`{origin}/`" in (CORPUS / "SOURCES.md").read_text(encoding="utf-8"), origin
+
+
+@pytest.mark.parametrize("path", FILES, ids=_name)
+def test_parser_reads_mail_and_refuses_the_rest_with_input_error(path: Path) -> None:
+    raw = path.read_bytes()
+    try:
+        parsed = parse_email(raw)
+    except InputError as exc:
+        assert not str(exc).startswith(FALLBACK), f"parser crashed inside: {exc}"
+        assert not starts_with_headers(raw), f"mail quarantined: {exc}"
+        return
+    assert isinstance(parsed, ParsedMessage)
+    assert starts_with_headers(raw), "bytes that are not mail were read as mail"
+
+
+def _send_all(server: SmtpIntake, limit: int) -> tuple[list[Path], list[Path]]:
+    """Send every file on one connection; return (accepted, refused as too big)."""
+    accepted, refused = [], []
+    with smtplib.SMTP("127.0.0.1", server.port, timeout=30) as smtp:
+        for path in FILES:
+            raw = path.read_bytes()
+            try:
+                smtp.sendmail(envelope_sender(raw), ["enquiries@localhost"], raw)
+            except (smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as exc:
+                assert exc.smtp_code == 552 and len(raw) > limit, (_name(path), exc)
+                refused.append(path)
+                smtp.rset()
+                continue
+            accepted.append(path)
+    return accepted, refused
+
+
+def _settle(store: Store, settings: Settings) -> list[Message]:
+    """Run the pipeline until nothing is due; return every stored message."""
+    while process_pending(store, limit=100, settings=settings):
+        pass
+    with store.session() as session:
+        return list(session.execute(select(Message).order_by(Message.id)).scalars())
+
+
+def _lettered_case_ids(store: Store) -> set[int]:
+    """Cases that have a letter, or an outbox item, of any kind or status."""
+    with store.session() as session:
+        letters = set(session.execute(select(Letter.case_id)).scalars())
+        queued = session.execute(
+            select(Letter.case_id).join(OutboxItem, OutboxItem.letter_id == Letter.id))
+        return letters | set(queued.scalars())
+
+
+@pytest.mark.timeout(120)
+def test_every_corpus_message_is_stored_settled_and_machine_mail_unanswered(
+        intake: tuple[SmtpIntake, list[int]], sqlite_store: Store,
+        mail_settings: Settings) -> None:
+    server, stored_ids = intake
+    accepted, refused = _send_all(server, mail_settings.max_message_bytes)
+    assert len(accepted) + len(refused) == len(FILES)
+    assert all(len(p.read_bytes()) <= mail_settings.max_message_bytes for p in accepted)
+    rows = _settle(sqlite_store, mail_settings)
+    counts = Counter(row.disposition for row in rows)
+    print(f"corpus: {len(accepted)} stored, {len(refused)} refused with 552;",
+          dict(sorted(counts.items())))
+    assert len(rows) == len(accepted) == len(stored_ids)
+    unsettled = [(row.external_id, row.disposition, row.reason) for row in rows
+                 if row.disposition in (PENDING, FAILED)]
+    assert not unsettled
+    machine = [row for row in rows if row.disposition in MACHINE_MAIL]
+    assert counts[BOUNCE] >= 50 and counts[SPAM] + counts[LIST] + counts[AUTOREPLY] > 0
+    answered = _lettered_case_ids(sqlite_store)
+    assert not [row.external_id for row in machine if row.case_id in answered]
+    assert answered <= {row.case_id for row in rows if row.disposition == NEW_CASE}
