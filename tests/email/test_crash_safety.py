@@ -134,7 +134,8 @@ def test_sigkill_mid_stream_loses_nothing_and_sends_nothing_twice(
     with store.session() as session:
         stored = Counter(session.execute(select(Message.external_id)).scalars())
         cases = session.execute(select(Case.reference)).scalars().all()
-        unknown = session.execute(select(Letter).where(Letter.status == "failed")).scalars().all()
+        unknown = set(session.execute(
+            select(Case.reference).join(Letter).where(Letter.status == "failed")).scalars())
     for external_id in sender.confirmed:  # every 250 is stored exactly once
         assert stored[external_id] == 1, external_id
     acks = Counter(ref for mail in handler.received for ref in cases
@@ -143,5 +144,7 @@ def test_sigkill_mid_stream_loses_nothing_and_sends_nothing_twice(
           f" cases {len(cases)}, letters captured {len(handler.received)},"
           f" delivery unknown {len(unknown)}")
     assert all(count == 1 for count in acks.values())  # nothing twice
-    assert len(acks) + len(unknown) == len(cases)  # nothing silently lost
+    # nothing silently lost: a case without its letter is one whose letter the relay was
+    # taking at the moment of the kill, flagged for a person (it may have arrived)
+    assert set(cases) - set(acks) <= unknown
     store.dispose()
