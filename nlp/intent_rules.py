@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from nlp.text import ci, lower
 
-_PUB = r"(?:publication|publishing|publish(?:ed)?|report|letter(?:\s+of\s+findings)?|judgement)"
-
 WITHHOLD = ci(
     r"\b(withhold\w*|(?:be|is|are)\s+withheld|"
     r"(?:delay|postpone|pause|halt|stop|suspend|hold|defer|pull)\w*\s+(?:the\s+|our\s+|its\s+"
@@ -24,18 +22,24 @@ WITHHOLD = ci(
     r"(?:report|letter)\s+(?:is\s+|be\s+)?withdrawn|withdraw\w*\s+(?:the|our|"
     r"this|its|their)\s+(?:\w+\s+)?(?:report|letter)|withdrawal\s+of\s+(?:the|our|this)?\s*"
     r"(?:\w+\s+)?(?:report|letter)|(?:report|it)\s+(?:is\s+|be\s+)?taken\s+down|"
-    r"take\s+(?:it|the\s+report)\s+down|unpublish\w*|remov\w+\s+(?:the|our)\s+"
-    r"(?:published\s+)?report)"
+    r"take\s+(?:it|the\s+report)\s+down|unpublish\s+(?:the|our|it)|remov\w+\s+(?:the|our)\s+"
+    r"(?:published\s+)?report|publication\s+(?:to\s+be\s+|be\s+|is\s+)?(?:delayed|postponed|"
+    r"moved|deferred|held|put\s+back|paused)|publish\w*\s+(?:a\s+week|\w+\s+days?)\s+later|"
+    r"published\s+later|(?:want|asked?|asking)\s+(?:for\s+)?(?:it|the\s+report)\s+(?:to\s+be\s+)?"
+    r"held|moved?\s+back\s+by)"
 )
 
 ESCALATION = ci(
-    r"\b(icaso|adjudicator|ombudsman|phso|internal\s+review|escalat(?:e|ion)\b|"
+    r"\b(icaso|adjudicator|ombudsman|phso|internal\s+review|"
+    r"(?:want|wish|intend|like|going|need|how)\s+(?:do\s+(?:i|we)\s+)?to\s+escalate|"
+    r"escalat(?:e|ing)\s+(?:my|our|the|this|it|matters|further)|"
+    r"escalation\s+of\s+(?:my|our|the|this)\s+complaint|"
     r"review\s+of\s+(?:the\s+|your\s+|our\s+)?(?:complaint\s+)?(?:handling|response|outcome|"
     r"decision)|(?:response|reply|outcome|letter|answer)\s+(?:to|about|on)\s+(?:my|our|the)\s+"
-    r"(?:formal\s+)?(?:complaint|challenge)|(?:complaint|final)\s+(?:response|outcome)|"
-    r"outcome\s+letter|not\s+upheld|(?:remain|still)\s+(?:dissatisfied|unhappy|not\s+satisfied)|"
-    r"(?:unhappy|dissatisfied|not\s+satisfied|not\s+happy|disappointed)\s+with\s+(?:the|your|"
-    r"ofsted'?s)\s+(?:final\s+)?(?:response|outcome|handling|reply|investigation)|"
+    r"(?:formal\s+)?(?:complaint|challenge)|(?:complaint|final)\s+response|not\s+upheld|"
+    r"(?:remain|still)\s+(?:dissatisfied|unhappy|not\s+satisfied)|"
+    r"(?<!not\s)(?:unhappy|dissatisfied|not\s+satisfied|not\s+happy|disappointed)\s+with\s+"
+    r"(?:the|your|ofsted'?s)\s+(?:final\s+)?(?:response|handling|reply|investigation)|"
     r"(?:do\s+not|don'?t|cannot)\s+accept\s+(?:the|your|this)\s+(?:response|outcome|findings\s+"
     r"of\s+(?:the|your)\s+investigation)|heard\s+nothing\s+(?:at\s+all\s+)?since\s+the\s+"
     r"acknowledge?ment|(?:complained|complaint)\s+in\s+\w+\s+and\s+(?:have\s+)?(?:heard|had)\s+"

@@ -104,7 +104,8 @@ def decide_inspectorates(mentions: Mentions, intent: str, regime: str,
 _CHILD = ci(
     r"\b(my\s+(?:son|daughter|child|children|grandson|granddaughter|little\s+(?:girl|boy|one)|"
     r"foster\s+(?:child|son|daughter)|kids?|boy|girl)|(?:son|daughter|child|boy|girl|baby|"
-    r"toddler|pupil|student|learner|young\s+person|teenager|resident|sibling)|"
+    r"toddler|pupil|student|learner|young\s+person|teenager|resident|sibling|toddlers|"
+    r"babies|pupils)|"
     r"\d{1,2}\s*(?:yo|y/o|year[- ]old|yr[- ]old|months?[- ]old)|i\s+am\s+1\d|"
     r"i'?m\s+1\d|me|she|he|him|her)\b",
 )
@@ -121,7 +122,9 @@ _ACT = ci(
     r"late\s+at\s+night|photos?\s+of|scared|frightened|terrified|afraid|won'?t\s+believe|"
     r"identifiable|found\s+(?:him|her|them)\s+(?:in|on|outside|wandering)|door\s+(?:was\s+)?"
     r"(?:left\s+)?open|pavement|car\s+park|wander\w*|escap\w+|harm(?:ed|ing)?|hurt\w*|"
-    r"at\s+risk|medication|allerg\w+|county\s+lines|trafficked)\b",
+    r"at\s+risk|medication|allerg\w+|county\s+lines|trafficked|inappropriate\s+contact|"
+    r"initiation\w*|held\s+(?:his|her|their)\s+head|drag\w*|shut\w*\s+(?:them|him|her|"
+    r"children|toddlers|babies)\s+in|sores?|strap\w*)\b",
 )
 _TOPIC = ci(
     r"\b(abus\w*|neglect\w*|exploit\w*|groom\w*|missing|self[- ]harm\w*|danger\w*|"
