@@ -70,6 +70,9 @@ def phone_view(now: datetime) -> dict[str, Any]:
         _input("email", "Email address", {"type": "email_text_input"}),
         _input("email_consent", "Email consent", {"type": "checkboxes",
                                                   "options": [consent]}),
+        _input("large_print", "Letter format", {"type": "checkboxes", "options": [
+            {"text": {"type": "plain_text", "text": "The caller asked for large print"},
+             "value": "yes"}]}),
         _text_input("address", "Postal address", multiline=True,
                     hint="Needed when the letter cannot go by email."),
         _input("role", "Caller is", {"type": "static_select", "options": role_options}),

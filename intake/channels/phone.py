@@ -29,6 +29,7 @@ PHONE_FIELDS: tuple[str, ...] = (
     "caller_name", "phone", "email", "address", "role", "provider", "urn",
     "inspection_dates", "report_published", "what_happened", "desired_outcome",
     "actions_taken", "availability", "email_consent", "call_time", "operator",
+    "large_print",  # optional: the caller asked for large-print letters (accessibility)
 )
 ROLES = ("provider", "parent_carer", "local_authority", "other")
 REQUIRED = ("caller_name", "what_happened")
@@ -97,6 +98,10 @@ def _check_contacts(fields: dict[str, Any], errors: dict[str, str]) -> None:
     except ValueError:
         errors["email_consent"] = "Answer yes or no"
         consent = False
+    try:
+        parse_bool(fields.get("large_print"))
+    except ValueError:
+        errors["large_print"] = "Answer yes or no"
     if not (email or phone or address):
         errors["phone"] = "Give at least one way to reach the caller: phone, email or address"
     elif not (email and consent) and not address:

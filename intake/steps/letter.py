@@ -82,6 +82,17 @@ def _letter_row(ctx: Context, rendered: RenderedLetter, dest: Destination, statu
     return letter
 
 
+def wants_large_print(ctx: Context) -> bool:
+    """The caller asked the operator for large print (phone form)."""
+    from intake.channels.phone import parse_bool
+
+    assert ctx.parsed is not None
+    try:
+        return parse_bool(ctx.parsed.structured.get("large_print"))
+    except ValueError:
+        return False
+
+
 def _hold_reason(ctx: Context, dest: Destination) -> str | None:
     assert ctx.classification is not None
     if letters_paused(ctx.session, ctx.settings):
@@ -103,8 +114,10 @@ def prepare_letter(ctx: Context) -> None:
     hold = _hold_reason(ctx, dest)
     data = _input(ctx, contact, held=hold is not None)
     kind = letter_kind_for(ctx.classification.intent)
-    rendered = render_letter(kind, data)
-    html = render_printable(data, kind) if dest.delivery == "post" else rendered.html
+    large = wants_large_print(ctx)
+    rendered = render_letter(kind, data, large_print=large)
+    html = render_printable(data, kind, large_print=large) if dest.delivery == "post" \
+        else rendered.html
     status = "held" if hold else "queued"
     main = _letter_row(ctx, rendered, dest, status, hold, html)
     audit(ctx.session, SYSTEM, "letter_prepared", ctx.case.reference, letter_id=main.id,

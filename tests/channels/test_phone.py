@@ -123,3 +123,14 @@ def test_phone_command_at_the_prompts(db_env: Path) -> None:
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout[result.stdout.index("{"):])
     assert summary["reference"].startswith("CMP-")
+
+
+def test_large_print_request_gives_a_large_print_letter(db_env: Path) -> None:
+    form = db_env / "call.json"
+    form.write_text(json.dumps({**GOOD, "email_consent": "no", "address": "1 High St",
+                                "large_print": True}))
+    result = CliRunner().invoke(cli, ["phone", "--json", str(form)])
+    assert result.exit_code == 0, result.output
+    ref = json.loads(result.stdout)["reference"]
+    html = CliRunner().invoke(cli, ["cases", "letter", ref, "--format", "html"]).stdout
+    assert "large-print" in html

@@ -7,6 +7,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from bot.phone_modal import VIEW_CALLBACK
@@ -81,6 +82,8 @@ async def test_bad_email_is_an_inline_error_on_the_email_field(
     assert "email" in reply.json["errors"]
 
 
+# The letter's route is under test, not review holds: no label is below 0.
+@pytest.mark.slack_settings(review_threshold=0.0)
 async def test_call_with_email_consent_creates_a_case_and_emails_the_letter(
         slack_bot: SlackHarness) -> None:
     reply = await slack_bot.requests.view_submission(
@@ -105,6 +108,8 @@ async def test_call_with_email_consent_creates_a_case_and_emails_the_letter(
     assert reference in shown and "Intent:" in shown and "email" in shown
 
 
+# The letter's route is under test, not review holds: no label is below 0.
+@pytest.mark.slack_settings(review_threshold=0.0)
 async def test_call_without_email_attaches_a_printable_letter_to_the_case_thread(
         slack_bot: SlackHarness) -> None:
     answers = {**CALL, "address": "1 High Street, Oakfield, OK1 2AB"}
