@@ -426,20 +426,26 @@ def update_datasheet(result: SplitResult, path: Path = DATASHEET) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Validate, split and write; exit status 1 (and nothing written) on any invalid line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="validate only, write nothing")
+    parser.add_argument("--source", type=Path, default=SOURCE_DIR, help="folder of batches")
+    parser.add_argument("--out", type=Path, default=DATA_DIR, help="folder for the splits")
     args = parser.parse_args(argv)
-    records, errors = load_records(source_files())
+    records, errors = load_records(source_files(args.source))
+    if not records and not errors:
+        errors = [f"no *.jsonl batches in {args.source.name}"]
     if errors:
         print("\n".join(errors), file=sys.stderr)
-        print(f"{len(errors)} invalid line(s); nothing written", file=sys.stderr)
+        print(f"{len(errors)} problem(s); nothing written", file=sys.stderr)
         return 1
     result = split_records(records)
     for dropped, kept in result.dropped:
         print(f"dropped {dropped}: duplicate of {kept}")
     if not args.check:
-        write_splits(result)
-        update_datasheet(result)
+        write_splits(result, args.out)
+        if (args.out / DATASHEET.name).exists():
+            update_datasheet(result, args.out / DATASHEET.name)
     print(summary(result))
     return 0
 

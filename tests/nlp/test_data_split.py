@@ -296,3 +296,40 @@ def test_rare_label_only_in_dev_or_test_is_moved_to_train() -> None:
     records[-1]["regime"] = "jar"
     train = ms.split_records(records).splits["train"]
     assert any(r["regime"] == "jar" for r in train)
+
+
+# ------------------------------------------------------------------------ the command
+
+
+def test_command_writes_splits_and_datasheet_counts(tmp_path: Path) -> None:
+    source, out = tmp_path / "source", tmp_path / "out"
+    source.mkdir()
+    out.mkdir()
+    texts = [" ".join(_words(seed)) for seed in range(500, 540)]
+    lines = [json.dumps(r) for r in _records_with_texts(texts)]
+    (source / "a-001.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    sheet = out / "DATASHEET.md"
+    sheet.write_text(f"# Data\n\n{ms.COUNTS_START}\nold\n{ms.COUNTS_END}\n\nEnd.\n")
+    assert ms.main(["--source", str(source), "--out", str(out)]) == 0
+    written = {n: _read_jsonl(out / f"{n}.jsonl") for n in ms.SPLITS}
+    assert sum(len(rs) for rs in written.values()) == 40
+    assert [len(written[n]) for n in ms.SPLITS] == [28, 6, 6]
+    text = sheet.read_text(encoding="utf-8")
+    assert "old" not in text and "| **messages** | | 28 | 6 | 6 | 40 | 40 |" in text
+    assert text.startswith("# Data") and text.endswith("End.\n")
+
+
+def test_command_refuses_invalid_batches_and_writes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = tmp_path / "source"
+    source.mkdir()
+    bad = _base_record(aspects=["rudeness"])
+    (source / "a-001.jsonl").write_text(json.dumps(bad) + "\n", encoding="utf-8")
+    assert ms.main(["--source", str(source), "--out", str(tmp_path)]) == 1
+    assert "a-001.jsonl:1: aspects has unknown labels" in capsys.readouterr().err
+    assert not (tmp_path / "train.jsonl").exists()
+
+
+def test_command_refuses_an_empty_source(tmp_path: Path) -> None:
+    assert ms.main(["--source", str(tmp_path), "--out", str(tmp_path), "--check"]) == 1
