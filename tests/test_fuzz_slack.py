@@ -268,8 +268,8 @@ def test_every_stored_slack_message_reaches_a_final_disposition(app: App) -> Non
             left = session.scalar(select(func.count()).select_from(Message).where(
                 Message.disposition.in_((PENDING, FAILED))))
             stored = session.scalar(select(func.count()).select_from(Message))
-        if not left or time.monotonic() > deadline:
+        if (stored and not left) or time.monotonic() > deadline:
             break
         time.sleep(0.2)
-    assert stored and stored > 0  # the events above did store messages
+    assert stored and stored > 0  # the plain message at least was stored
     assert left == 0
