@@ -48,14 +48,15 @@ _PATTERNS = [
 ]
 _RELATIVE = ci(
     r"\b(?P<rel>yesterday|today|this morning|last\s+(?P<lastday>" + "|".join(WEEKDAYS) + r")"
+    r"|(?<=received\s)(?P<rday>" + "|".join(WEEKDAYS) + r")"
     r"|on\s+(?P<onday>" + "|".join(WEEKDAYS) + r"))\b"
 )
 
 # Words before a date that say what the date is. Order matters: a draft is checked first
 # because "the draft report was published to us" is still a draft.
-_DRAFT = ci(r"\bdraft\b")
+_DRAFT = ci(r"\b(?:draft|pre-publication)\b")
 _PUBLISHED = ci(
-    r"\b(publish\w*|publication|report\s+(?:is\s+|was\s+)?dated|dated|came\s+out|"
+    r"\b(publish\w*|publication|report\s+(?:is\s+|was\s+)?dated|came\s+out|issued|"
     r"went\s+(?:live|online|up)|released|appeared\s+on)\b"
 )
 _RECEIVED = ci(r"\b(receiv\w*|got|arrived|sent\s+(?:to\s+)?us|sent\s+on|issued)\b")
@@ -113,11 +114,12 @@ def _relative(match: re.Match[str], received: date) -> date | None:
         return received - timedelta(days=1)
     if rel in ("today", "this morning"):
         return received
-    weekday = (match.group("lastday") or match.group("onday") or "").lower()
+    weekday = (match.group("lastday") or match.group("onday") or match.group("rday")
+               or "").lower()
     if not weekday:
         return None
     back = (received.weekday() - WEEKDAYS.index(weekday)) % 7
-    if rel.startswith("last") and back == 0:
+    if (rel.startswith("last") or match.group("rday")) and back == 0:
         back = 7
     if rel.startswith("on") and back == 0:
         return received
@@ -134,9 +136,16 @@ def _context(text: str, start: int) -> str:
     return window[cut:]
 
 
+# "will be published on 22 May" is a plan, not a publication date (RULES.md 8).
+_FUTURE = ci(r"\b(?:will|to|due\s+to|going\s+to)\s+be\s+(?:published|issued)|is\s+due|"
+             r"due\s+(?:out|for\s+publication)|planned|expected\s+to\s+be\s+published")
+
+
 def _role(text: str, start: int, end: int) -> str:
     before = _context(text, start)
     after = text[end:end + 40].split(".")[0]
+    if _FUTURE.search(before):
+        return "other"
     if _DRAFT.search(before) and (_RECEIVED.search(before) or _RECEIVED.search(after)
                                   or not _PUBLISHED.search(before)):
         return "draft_received"

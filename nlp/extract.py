@@ -26,6 +26,13 @@ _URN_LABELLED = ci(
     r"ofsted\s+(?:number|reference|ref\.?))\s*(?:is|was|:|#|no\.?|number)?\s*[:#]?\s*"
     r"((?:EY|SC)?\d{6,7})\b"
 )
+# A bare 6- or 7-digit number in brackets, or right after a setting's name, is its URN:
+# "Manor Croft (113998)", "Ellerby Academy 144019".
+_URN_BRACKETED = re.compile(r"\(\s*((?:EY|SC)?\d{6,7})\s*\)")
+_URN_AFTER_NAME = ci(
+    r"\b(?:school|academy|college|primary|infants?|juniors?|secondary|nursery|pre-?school|"
+    r"home|lodge|house|centre|federation|trust)\s*,?\s+((?:ey|sc)?\d{6,7})\b"
+)
 # A URN named as someone else's ("our sister school, URN ...") is not the one complained of.
 _URN_OTHER = ci(
     r"\b(sister|other|previous|former|formerly|old|neighbouring|partner|not\s+(?:our|the))\b"
@@ -36,7 +43,7 @@ def find_urns(text: str) -> list[str]:
     """Every URN in the text, in order, upper-cased, without repeats."""
     hits: list[tuple[int, str]] = []
     low = lower(text)
-    for pattern in (_URN_LABELLED, _URN_PREFIXED):
+    for pattern in (_URN_LABELLED, _URN_PREFIXED, _URN_BRACKETED, _URN_AFTER_NAME):
         for match in pattern.finditer(low):
             hits.append((match.start(1), match.group(1).upper()))
     seen: list[str] = []
