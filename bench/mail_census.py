@@ -27,6 +27,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from pathlib import Path
+from typing import Any
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -42,13 +43,15 @@ from bench.serve_process import (
     serve_env,
     wait_for,
 )
+from intake.email.parse import external_id_of
 
 FIXTURES = ROOT / "tests" / "fixtures"
 FOLDERS = (FIXTURES / "eml", FIXTURES / "corpus")
 MAILBOX = "enquiries@example.org"
 RETURN_PATH = re.compile(rb"^Return-Path:[ \t]*<([\x21-\x7e]*)>", re.M | re.I)
 FALLBACK_SENDER = "census-sender@example.org"
-MACHINE = ("bounce", "autoreply", "list", "spam")
+BOUNCE_COLLECTION = "corpus/flufl.bounce"  # delivery failure reports only
+REFERENCE = re.compile(r"\b[A-Z]{2,5}-\d{4}-\d{5,}\b")  # PRODUCT.md, cases export
 DISPOSITIONS = ("new_case", "reply", "duplicate", "bounce", "autoreply", "list", "spam",
                 "quarantined", "failed", "pending")
 SETTLE_TIMEOUT = 600.0
@@ -77,13 +80,25 @@ class Census:
     accepted: list[Path] = field(default_factory=list)
     refused: list[tuple[Path, int]] = field(default_factory=list)  # file, SMTP reply code
     rows: list[dict[str, object]] = field(default_factory=list)  # messages export
-    letters: list[tuple[str, list[str]]] = field(default_factory=list)  # In-Reply-To, rcpts
+    cases: list[dict[str, Any]] = field(default_factory=list)  # cases export
+    letters: list[tuple[str, list[str]]] = field(default_factory=list)  # reference, rcpts
     seconds: float = 0.0
+    settled: bool = False
 
     def by_file(self) -> list[tuple[Path, dict[str, object]]]:
         """Accepted files beside their rows: one connection, so row ids follow send order."""
         ordered = sorted(self.rows, key=lambda r: int(str(r["id"])))
-        return list(zip(self.accepted, ordered, strict=True))
+        pairs = list(zip(self.accepted, ordered, strict=True))
+        for path, row in pairs:  # the order holds: every Message-ID is where it should be
+            expected = external_id_of(path.read_bytes())
+            if not expected.startswith("generated.") and row["external_id"] != expected:
+                raise RuntimeError(f"{path.name}: stored as {row['external_id']!r}")
+        return pairs
+
+    def letter_statuses(self) -> Tally[str]:
+        """Letters of every case by kind and status, from ``cases export``."""
+        return Tally(f"{lt['kind']} {lt['status']}" for case in self.cases
+                     for lt in case.get("letters", []))
 
 
 def send_all(port: int, census: Census) -> None:
@@ -102,19 +117,20 @@ def send_all(port: int, census: Census) -> None:
             census.accepted.append(path)
 
 
-def export_messages(env: dict[str, str], workdir: Path) -> list[dict[str, object]]:
-    """Rows from ``intake-bot messages export``, the command-line contract's view."""
-    out = subprocess.run(BIN + ["messages", "export"], env=env, cwd=workdir, check=True,
+def export(what: str, env: dict[str, str], workdir: Path) -> list[dict[str, object]]:
+    """Rows from ``intake-bot <what> export``, the command-line contract's view."""
+    out = subprocess.run(BIN + [what, "export"], env=env, cwd=workdir, check=True,
                          capture_output=True, timeout=120).stdout
     return [json.loads(line) for line in out.decode().splitlines() if line.strip()]
 
 
 def relayed_letters(relay: CaptureRelay) -> list[tuple[str, list[str]]]:
-    """What the relay received: the message each letter answers, and its recipients."""
+    """What the relay received: each letter's case reference (from its subject), recipients."""
     letters = []
     for item in relay.messages:
         msg = message_from_bytes(item.data, policy=policy.default)
-        letters.append((str(msg.get("In-Reply-To", "")).strip().strip("<>"), item.rcpts))
+        found = REFERENCE.search(str(msg.get("Subject", "")))
+        letters.append((found.group(0) if found else "", item.rcpts))
     return letters
 
 
@@ -132,13 +148,14 @@ def run(max_bytes: int | None) -> Census:
         try:
             started = time.monotonic()
             send_all(serve.smtp_port, census)
-            settled = wait_for(lambda: counter.messages() == len(census.accepted)
+            census.settled = wait_for(lambda: counter.messages() == len(census.accepted)
                                and counter.unfinished() == 0
                                and counter.outbox_waiting() == 0, SETTLE_TIMEOUT, 0.25)
             census.seconds = time.monotonic() - started
-            if not settled:
+            if not census.settled:
                 print(f"warning: not settled after {SETTLE_TIMEOUT:.0f} s", file=sys.stderr)
-            census.rows = export_messages(env, workdir)
+            census.rows = export("messages", env, workdir)
+            census.cases = export("cases", env, workdir)
             census.letters = relayed_letters(relay)
         finally:
             counter.dispose()
@@ -160,25 +177,42 @@ def _table(counts: dict[str, Tally[str]]) -> list[str]:
     return lines
 
 
+def _opened_by(pairs: list[tuple[Path, dict[str, object]]]) -> dict[str, Path]:
+    """Case reference -> the file whose message opened that case."""
+    return {str(row["case"]): path for path, row in pairs if row["disposition"] == "new_case"}
+
+
+def _letter_lines(census: Census, opened_by: dict[str, Path], new_cases: int) -> list[str]:
+    """What was written, what reached the relay, and letters that answered machine mail."""
+    statuses = ", ".join(f"{k}: {v}" for k, v in sorted(census.letter_statuses().items()))
+    answered = [opened_by.get(ref) for ref, _ in census.letters]
+    unmatched = sum(path is None for path in answered)
+    to_bounces = sorted(p.name for p in answered if p and origin(p) == BOUNCE_COLLECTION)
+    named = f" ({', '.join(f'`{n}`' for n in to_bounces)})" if to_bounces else ""
+    return [f"Letters of the {new_cases} new cases (`cases export`): {statuses}.  ",
+            f"Letters the relay received: {len(census.letters)}; of them answering a message "
+            f"that did not open a case: {unmatched}.  ",
+            f"Letters answering files of `{BOUNCE_COLLECTION}` (all machine mail, so each "
+            f"one is a bounce the screen missed): {len(to_bounces)}{named}."]
+
+
 def summarise(census: Census) -> str:
-    """The section body: counts overall and per source, refusals, letters, anomalies."""
+    """The section body: counts overall and per source, refusals, quarantine, letters."""
+    pairs = census.by_file()
     per_source: dict[str, Tally[str]] = defaultdict(Tally)
-    by_external: dict[str, str] = {}
-    for path, row in census.by_file():
+    for path, row in pairs:
         per_source[origin(path)][str(row["disposition"])] += 1
-        by_external.setdefault(str(row["external_id"]), str(row["disposition"]))
     total: Tally[str] = sum(per_source.values(), Tally())
     per_source["all"] = total
-    to_machine = [ext for ext, _ in census.letters if by_external.get(ext) in MACHINE]
+    refused = ", ".join(f"`{p.name}` ({code})" for p, code in census.refused) or "none"
+    quarantined = ", ".join(f"`{p.name}`" for p, row in pairs
+                            if row["disposition"] == "quarantined") or "none"
+    settled = "all settled" if census.settled else "NOT all settled"
     lines = [f"{len(census.files)} files sent over SMTP, {len(census.accepted)} stored "
-             f"(`250`), {len(census.refused)} refused; all settled in "
-             f"{census.seconds:.1f} s (send, pipeline, outbox).", "",
-             *_table(dict(per_source)), ""]
-    lines += [f"Refused: {', '.join(f'`{p.name}` ({c})' for p, c in census.refused)}."
-              if census.refused else "Refused: none.", ""]
-    lines += [f"Letters received by the relay: {len(census.letters)} "
-              f"(one per `new_case` row is {total['new_case']}); letters answering "
-              f"bounces, auto-replies, list mail or spam: {len(to_machine)}."]
+             f"(`250`), {len(census.refused)} refused; {settled} in {census.seconds:.1f} s "
+             "(send, pipeline, outbox).", "", *_table(dict(per_source)), "",
+             f"Refused: {refused}.  ", f"Quarantined: {quarantined}.", "",
+             *_letter_lines(census, _opened_by(pairs), total["new_case"])]
     return "\n".join(lines)
 
 
