@@ -12,7 +12,8 @@ from intake.email.parse import parse_email
 from intake.email.screen import screen
 from intake.errors import InputError
 from intake.records import Contact, ParsedMessage
-from intake.settings import Settings
+from intake.settings import Settings, override_settings
+from tests.email.conftest import free_port
 
 EML = Path(__file__).resolve().parents[1] / "fixtures" / "eml"
 # File-name prefix -> what screening must say ("person" = answer it, "quarantine" = unreadable).
@@ -98,3 +99,9 @@ def test_null_reverse_path_is_a_machine(settings: Settings) -> None:
 def test_mailer_daemon_sender_is_a_bounce(settings: Settings) -> None:
     verdict = screen(parsed_with({}, email="mailer-daemon@mx.example.org"), "", settings)
     assert verdict is not None and verdict.disposition == "bounce"
+
+
+def test_spamd_configured_but_down_fails_open(settings: Settings) -> None:
+    raw = b"From: a@example.org\r\nSubject: hello\r\n\r\nI complain.\r\n"
+    with override_settings(spamd_host="127.0.0.1", spamd_port=free_port()) as configured:
+        assert screen(parse_email(raw), "a@example.org", configured, raw=raw) is None
