@@ -20,6 +20,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.errors import SlackApiError
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from bot import case_modals as modals
@@ -34,6 +35,8 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 ACK_ALERT = "ack_alert"  # the button bot.notify.enqueue_alert puts on alert posts
+NOT_SAVED = "That change could not be saved just now (the case store did not answer). " \
+    "Nothing was changed; please try again."
 
 
 # --- plumbing -------------------------------------------------------------------------
@@ -101,6 +104,9 @@ async def _button_then(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltCo
             await fn(svc, user, channel, reference)
         except ActionError as exc:
             await _tell(svc, user, channel, exc.message)
+        except SQLAlchemyError as exc:
+            log.error("%s on %s failed: %s", what, reference, type(exc).__name__)
+            await _tell(svc, user, channel, NOT_SAVED)
 
 
 # --- buttons on the post ---------------------------------------------------------------
@@ -209,6 +215,11 @@ async def _submitted(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltCont
                 await _tell(svc, user, channel, exc.message)
             else:
                 await ack(response_action="errors", errors=_errors(exc, default_block))
+            return
+        except SQLAlchemyError as exc:
+            log.error("%s on %s failed: %s", what, ref, type(exc).__name__)
+            await ack()
+            await _tell(svc, user, channel, NOT_SAVED)
             return
         await ack()
 

@@ -42,7 +42,7 @@ def slack_on(settings: Settings) -> Iterator[Settings]:
             slack_signing_secret="s", slack_triage_channel="C0TRIAGE",
             slack_staff=["U0STAFF"], slack_alert_group="S0DUTY",
             duty_email="duty@example.org", duty_escalation_email="head@example.org",
-            duty_ack_minutes=30) as s:
+            duty_ack_minutes=30, review_threshold=0.0) as s:  # holds only where asked
         yield s
 
 
