@@ -33,10 +33,11 @@ async def new_case(bot: SlackHarness, **form: Any) -> Case:
                           operator="op-1", now=now)
     message_id = await asyncio.to_thread(pipeline.accept, bot.store, record)
     app_services(bot.runner.app).on_accept(message_id)
-    await bot.wait_processed(len(bot.accepted))
+    # Generous limits: the first message loads the trained model, and CI machines are busy.
+    await bot.wait_processed(len(bot.accepted), timeout=60)
     case = await asyncio.to_thread(load_case_of_message, bot, message_id)
     await bot.fake.wait_until(lambda: triage_post(bot, case.reference) is not None,
-                              what=f"triage post of {case.reference}")
+                              timeout=30, what=f"triage post of {case.reference}")
     for _ in range(100):  # the post queue stores the post's ts just after Slack answers
         case = await asyncio.to_thread(load_case, bot, case.reference)
         if case.slack_ts:
@@ -85,7 +86,7 @@ def updates_of(bot: SlackHarness, ts: str) -> list[Call]:
 
 
 async def wait_update(bot: SlackHarness, ts: str, contains: str,
-                      timeout: float = 5.0) -> Call:
+                      timeout: float = 15.0) -> Call:
     """The first chat.update of the post ``ts`` whose blocks contain ``contains``."""
     def found() -> Call | None:
         for call in updates_of(bot, ts):
