@@ -164,7 +164,7 @@ _SIGN_OFF = re.compile(
 _MY_NAME = re.compile(r"\b(?:my\s+name\s+is|I\s+am|I'm)\s+(?:(?:Mr|Mrs|Ms|Miss|Dr)\.?\s+)?"
                       + _NAME + r"\b")
 _SIGN_OFF_CUE = re.compile(r"sincerely|faithfully|regards|thank|wishes")
-_MY_NAME_CUE = re.compile(r"my\s+name|\bi\s+am\b|\bi'm\b")
+_MY_NAME_CUES = ("my name", "i am ", "i'm ")
 _NOT_NAMES = {"the", "a", "an", "head", "headteacher", "writing", "very", "not", "so",
               "deeply", "extremely", "really", "concerned", "unhappy", "disappointed"}
 
@@ -172,8 +172,9 @@ _NOT_NAMES = {"the", "a", "an", "head", "headteacher", "writing", "very", "not",
 def find_name(text: str) -> str | None:
     """The writer's name from a sign-off or "my name is"; ``None`` when unsure."""
     low = lower(text)
-    patterns = [p for p, cue in ((_SIGN_OFF, _SIGN_OFF_CUE), (_MY_NAME, _MY_NAME_CUE))
-                if cue.search(low)]
+    patterns = [p for p, wanted in ((_SIGN_OFF, bool(_SIGN_OFF_CUE.search(low))),
+                                    (_MY_NAME, any(c in low for c in _MY_NAME_CUES)))
+                if wanted]
     for pattern in patterns:
         for match in pattern.finditer(text):
             name = match.group(1).strip()
@@ -183,21 +184,30 @@ def find_name(text: str) -> str | None:
 
 
 # --- the setting complained about ------------------------------------------------------
-_PROVIDER = re.compile(
-    r"\b((?:St\.?\s+)?(?:[A-Z][\w'’&-]*\s+){1,6}"
-    r"(?:Primary\s+School|Secondary\s+School|Infant\s+School|Junior\s+School|High\s+School|"
+_KIND = re.compile(
+    r"\b(?:Primary\s+School|Secondary\s+School|Infant\s+School|Junior\s+School|High\s+School|"
     r"C\s?of\s?E\s+(?:Primary\s+)?School|School|Academy|Day\s+Nursery|Nursery|Pre-?[Ss]chool|"
-    r"College|Children'?s\s+Home|Federation|Kindergarten|Playgroup|Montessori))\b"
+    r"College|Children'?s\s+Home|Federation|Kindergarten|Playgroup|Montessori)\b"
 )
+# Capitalised words right before the kind of setting: "St Bede's RC Primary School".
+_NAME_BEFORE = re.compile(r"((?:St\.?\s+)?(?:[A-Z][\w'’&-]*\s+){1,6})$")
 _PROVIDER_LEAD = re.compile(r"^(?:The|At|Our|My|Dear|From|To|In|Of|As|Re|And)\s+")
 
 
 def find_provider(text: str) -> str | None:
-    """The first named school, nursery, college or home (proper-noun name + kind)."""
-    for match in _PROVIDER.finditer(text):
-        name = _PROVIDER_LEAD.sub("", match.group(1)).strip()
+    """The first named school, nursery, college or home (proper-noun name + kind).
+
+    The kind is found first, then the capitalised words before it: far cheaper than one
+    pattern that tries every capitalised word in the message as a possible start.
+    """
+    for kind in _KIND.finditer(text):
+        before = _NAME_BEFORE.search(text[max(0, kind.start() - 80):kind.start()])
+        if before is None:
+            continue
+        name = before.group(1) + kind.group(0)
         while _PROVIDER_LEAD.match(name):
             name = _PROVIDER_LEAD.sub("", name)
+        name = " ".join(name.split())
         if len(name.split()) >= 2:
             return name
     return None

@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 import spacy
+from spacy.attrs import LIKE_NUM
 from spacy.language import Language
 from spacy.tokens import Doc, Span
 from spacy.training import Example
@@ -66,16 +67,44 @@ MENTIONS = "mentions"
 PHONES = "phones"
 
 
+# Tokens that may sit between the digit groups of one phone number.
+_JOINERS = frozenset({"(", ")", "-", "+", ".", "+44"})
+
+
+def _number_runs(doc: Doc) -> list[Span]:
+    """Runs of number-like tokens (and joiners) long enough to be a phone number.
+
+    Reading ``doc.text`` builds every token; the LIKE_NUM array does not, so a message
+    with no long run of digits costs almost nothing here.
+    """
+    like_num = doc.to_array([LIKE_NUM])
+    runs: list[Span] = []
+    start = None
+    for i in range(len(doc) + 1):
+        inside = i < len(doc) and (like_num[i] or (start is not None
+                                                   and doc[i].text in _JOINERS))
+        if inside and start is None:
+            start = i
+        elif not inside and start is not None:
+            span = doc[start:i]
+            if sum(ch.isdigit() for ch in span.text) >= 9:
+                runs.append(span)
+            start = None
+    return runs
+
+
 @Language.component("phone_numbers")
 def phone_numbers(doc: Doc) -> Doc:
     """PHONE spans for valid numbers (UK by default), from ``nlp.extract.phone_matches``;
     each span's ``id_`` holds the number formatted for a letter."""
     spans: list[Span] = []
-    for start, end, formatted in phone_matches(doc.text):
-        span = doc.char_span(start, end, label="PHONE", alignment_mode="expand")
-        if span is not None:
-            span.id_ = formatted
-            spans.append(span)
+    for run in _number_runs(doc):
+        for start, end, formatted in phone_matches(run.text):
+            span = doc.char_span(run.start_char + start, run.start_char + end, label="PHONE",
+                                 alignment_mode="expand")
+            if span is not None:
+                span.id_ = formatted
+                spans.append(span)
     doc.spans[PHONES] = spans
     return doc
 
