@@ -183,6 +183,32 @@ def find_name(text: str) -> str | None:
     return None
 
 
+# A UK postcode ends a postal address; the short lines just above it are the rest.
+_POSTCODE = re.compile(r"\b[A-Z]{1,2}\d[A-Z\d]?\s*\d[A-Z]{2}\b")
+_ADDRESS_LINE = re.compile(r"^[\w ,.'’&/-]{2,60}$")
+
+
+_STREET = re.compile(r"^\d|\b(?:Street|St|Road|Rd|Lane|Avenue|Close|Drive|Way|Place|Court|"
+                     r"Crescent|Terrace|Grove|Gardens|Hill|House|Cottage|Farm|Flat)\b")
+
+
+def find_address(text: str) -> str | None:
+    """A postal address: the line with a UK postcode, and the lines above it up to the one
+    with the house number or street (at most three)."""
+    lines = text[:20000].splitlines()
+    for i, line in enumerate(lines):
+        if not _POSTCODE.search(line) or "@" in line or len(line) > 80:
+            continue
+        above = [a.strip().rstrip(",") for a in lines[max(0, i - 3):i]]
+        street = min((j for j, a in enumerate(above) if _STREET.search(a)), default=None)
+        if street is not None and all(_ADDRESS_LINE.match(a) for a in above[street:]):
+            parts = above[street:] + [line.strip()]
+        else:
+            parts = [line.strip()]
+        return ", ".join(parts)
+    return None
+
+
 # --- the setting complained about ------------------------------------------------------
 _KIND = re.compile(
     r"\b(?:Primary\s+School|Secondary\s+School|Infant\s+School|Junior\s+School|High\s+School|"
@@ -284,7 +310,8 @@ def extract(text: str, received: date, *, own_addresses: tuple[str, ...] = (),
     emails = [e for e in find_emails(text) if e not in own_addresses]
     phones = find_phones(text) if phones is None else phones
     contact = Contact(name=find_name(text), email=emails[0] if emails else None,
-                      phone=phones[0] if phones else None, role=find_role(text))
+                      phone=phones[0] if phones else None, address=find_address(text),
+                      role=find_role(text))
     return Extracted(
         urn=choose_urn(text),
         urns=find_urns(text),

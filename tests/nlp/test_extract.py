@@ -81,3 +81,11 @@ def test_missing_fields_stay_empty_so_the_letter_asks_for_them() -> None:
     assert found.availability is None
     assert found.contact.name is None
     assert found.urn is None
+
+
+def test_postal_address_ends_at_the_postcode_and_starts_at_the_street() -> None:
+    from nlp.extract import find_address
+
+    letter = "Yours sincerely\nJo Bloggs\n12 High Street\nOakfield\nLeeds LS1 4AB\n"
+    assert find_address(letter) == "12 High Street, Oakfield, Leeds LS1 4AB"
+    assert find_address("The inspector was rude. URN 123456.") is None
