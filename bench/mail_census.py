@@ -8,8 +8,8 @@ the outbox is empty, it reads ``intake-bot messages export``, prints the counts 
 disposition (overall and per source folder) and the letters the relay received, and
 writes them to docs/benchmarks.md under "Mail census".
 
-    .venv/bin/python bench/mail_census.py
-    .venv/bin/python bench/mail_census.py --max-bytes 300000 --no-write
+    .venv/bin/python bench/mail_census.py                 # SQLite and PostgreSQL
+    .venv/bin/python bench/mail_census.py --db sqlite --max-bytes 300000 --no-write
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import tempfile
 import time
 from collections import Counter as Tally
 from collections import defaultdict
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from pathlib import Path
@@ -40,6 +41,7 @@ from bench.serve_process import (
     Counter,
     ServeProcess,
     free_port,
+    pg_database,
     serve_env,
     wait_for,
 )
@@ -55,6 +57,7 @@ REFERENCE = re.compile(r"\b[A-Z]{2,5}-\d{4}-\d{5,}\b")  # PRODUCT.md, cases expo
 DISPOSITIONS = ("new_case", "reply", "duplicate", "bounce", "autoreply", "list", "spam",
                 "quarantined", "failed", "pending")
 SETTLE_TIMEOUT = 600.0
+TITLES = {"sqlite": "SQLite", "postgres": "PostgreSQL"}
 
 
 def mail_files() -> list[Path]:
@@ -82,7 +85,9 @@ class Census:
     rows: list[dict[str, object]] = field(default_factory=list)  # messages export
     cases: list[dict[str, Any]] = field(default_factory=list)  # cases export
     letters: list[tuple[str, list[str]]] = field(default_factory=list)  # reference, rcpts
+    with_content: int = 0  # rows of ``messages export --with-content``
     seconds: float = 0.0
+    exit_code: int | None = None  # of serve after SIGTERM
     settled: bool = False
 
     def by_file(self) -> list[tuple[Path, dict[str, object]]]:
@@ -117,9 +122,10 @@ def send_all(port: int, census: Census) -> None:
             census.accepted.append(path)
 
 
-def export(what: str, env: dict[str, str], workdir: Path) -> list[dict[str, object]]:
+def export(what: str, env: dict[str, str], workdir: Path,
+           *options: str) -> list[dict[str, object]]:
     """Rows from ``intake-bot <what> export``, the command-line contract's view."""
-    out = subprocess.run(BIN + [what, "export"], env=env, cwd=workdir, check=True,
+    out = subprocess.run(BIN + [what, "export", *options], env=env, cwd=workdir, check=True,
                          capture_output=True, timeout=120).stdout
     return [json.loads(line) for line in out.decode().splitlines() if line.strip()]
 
@@ -134,35 +140,39 @@ def relayed_letters(relay: CaptureRelay) -> list[tuple[str, list[str]]]:
     return letters
 
 
-def run(max_bytes: int | None) -> Census:
-    """One census in a throwaway folder with its own SQLite database."""
+def run(max_bytes: int | None, db: str) -> Census:
+    """One census in a throwaway folder, on its own SQLite or PostgreSQL database."""
+    with ExitStack() as stack:
+        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="census-")))
+        url = (stack.enter_context(pg_database("intake_census_")) if db == "postgres"
+               else f"sqlite:///{workdir / 'intake.db'}")
+        return _run(url, workdir, max_bytes)
+
+
+def _run(db_url: str, workdir: Path, max_bytes: int | None) -> Census:
+    """Start serve and the relay, send, wait until settled, read the exports, stop."""
     census = Census(mail_files())
-    with tempfile.TemporaryDirectory(prefix="census-") as tmp:
-        workdir = Path(tmp)
-        relay = CaptureRelay().start()
-        extra = {"INTAKE_MAX_MESSAGE_BYTES": str(max_bytes)} if max_bytes else {}
-        env = serve_env(f"sqlite:///{workdir / 'intake.db'}", free_port(), relay.port,
-                        workdir, INTAKE_MAILBOXES=MAILBOX, **extra)
-        serve = ServeProcess(env, workdir).start()
-        counter = Counter(env["INTAKE_DATABASE_URL"])
-        try:
-            started = time.monotonic()
-            send_all(serve.smtp_port, census)
-            census.settled = wait_for(lambda: counter.messages() == len(census.accepted)
-                               and counter.unfinished() == 0
-                               and counter.outbox_waiting() == 0, SETTLE_TIMEOUT, 0.25)
-            census.seconds = time.monotonic() - started
-            if not census.settled:
-                print(f"warning: not settled after {SETTLE_TIMEOUT:.0f} s", file=sys.stderr)
-            census.rows = export("messages", env, workdir)
-            census.cases = export("cases", env, workdir)
-            census.letters = relayed_letters(relay)
-        finally:
-            counter.dispose()
-            code = serve.terminate()
-            relay.stop()
-        if code != 0:
-            print(f"warning: serve exited {code}: {serve.log()[-500:]}", file=sys.stderr)
+    relay = CaptureRelay().start()
+    extra = {"INTAKE_MAX_MESSAGE_BYTES": str(max_bytes)} if max_bytes else {}
+    env = serve_env(db_url, free_port(), relay.port, workdir, INTAKE_MAILBOXES=MAILBOX,
+                    **extra)
+    serve = ServeProcess(env, workdir).start()
+    counter = Counter(db_url)
+    try:
+        started = time.monotonic()
+        send_all(serve.smtp_port, census)
+        census.settled = wait_for(lambda: counter.messages() == len(census.accepted)
+                                  and counter.unfinished() == 0
+                                  and counter.outbox_waiting() == 0, SETTLE_TIMEOUT, 0.25)
+        census.seconds = time.monotonic() - started
+        census.rows = export("messages", env, workdir)
+        census.cases = export("cases", env, workdir)
+        census.with_content = len(export("messages", env, workdir, "--with-content"))
+        census.letters = relayed_letters(relay)
+    finally:
+        counter.dispose()
+        census.exit_code = serve.terminate()
+        relay.stop()
     return census
 
 
@@ -208,26 +218,33 @@ def summarise(census: Census) -> str:
     quarantined = ", ".join(f"`{p.name}`" for p, row in pairs
                             if row["disposition"] == "quarantined") or "none"
     settled = "all settled" if census.settled else "NOT all settled"
+    stopped = f"serve exited {census.exit_code} on SIGTERM"
     lines = [f"{len(census.files)} files sent over SMTP, {len(census.accepted)} stored "
              f"(`250`), {len(census.refused)} refused; {settled} in {census.seconds:.1f} s "
-             "(send, pipeline, outbox).", "", *_table(dict(per_source)), "",
-             f"Refused: {refused}.  ", f"Quarantined: {quarantined}.", "",
+             f"(send, pipeline, outbox); {stopped}.", "", *_table(dict(per_source)), "",
+             f"Refused: {refused}.  ", f"Quarantined: {quarantined}.  ",
+             f"`messages export --with-content` (decoded subject, text, attachments): "
+             f"{census.with_content} rows.", "",
              *_letter_lines(census, _opened_by(pairs), total["new_case"])]
     return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--db", choices=("sqlite", "postgres", "both"), default="both",
+                        help="database of the serve process (PostgreSQL: a throwaway one)")
     parser.add_argument("--max-bytes", type=int, default=None,
                         help="INTAKE_MAX_MESSAGE_BYTES for the run (default: the bot's own)")
     parser.add_argument("--no-write", action="store_true",
                         help="print only; leave docs/benchmarks.md alone")
     args = parser.parse_args()
-    census = run(args.max_bytes)
-    body = summarise(census)
-    print(body)
+    parts = []
+    for db in ("sqlite", "postgres") if args.db == "both" else (args.db,):
+        part = f"### {TITLES[db]}\n\n" + summarise(run(args.max_bytes, db))
+        print(part + "\n", flush=True)
+        parts.append(part)
     if not args.no_write:
-        write_section("Mail census", stamp(command_line()) + "\n" + body)
+        write_section("Mail census", stamp(command_line()) + "\n" + "\n\n".join(parts))
 
 
 if __name__ == "__main__":
