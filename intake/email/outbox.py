@@ -60,10 +60,7 @@ def _existing(session: Session, key: str) -> OutboxItem | None:
 
 
 def _add_once(session: Session, item: OutboxItem) -> OutboxItem:
-    """Insert unless the key exists (another writer may race us: the key is unique)."""
-    existing = _existing(session, item.idempotency_key)
-    if existing is not None:
-        return existing
+    """Insert a key the caller found absent; if another writer raced us, return theirs."""
     try:
         with session.begin_nested():
             session.add(item)
