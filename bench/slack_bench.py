@@ -176,14 +176,34 @@ async def run(rounds: int, count: int, clients: int) -> str:
                 k: [] for k in KINDS}
             for _ in range(rounds):
                 for kind in KINDS:
+                    # Each kind alone: the pipeline's backlog from earlier submissions drains.
+                    await asyncio.to_thread(wait_for, lambda: counter.unfinished() == 0, 300)
                     results[kind].append(await load(url, kind, count, clients, refs))
                     print(kind, f"{results[kind][-1][0]:.1f} req/s", flush=True)
+            await asyncio.to_thread(wait_for, lambda: counter.unfinished() == 0, 300)
+            view, command = list(KINDS)[2], list(KINDS)[0]
+            await load(url, view, count, clients, refs)  # a burst of calls to process...
+            busy = {f"{command}, while the pipeline works through {count} new cases":
+                    [await load(url, command, count, clients, refs)]}  # ...as staff look
+            done = await asyncio.to_thread(after_the_acks, counter, (rounds + 1) * count,
+                                           len(refs))
         finally:
             counter.dispose()
             await asyncio.to_thread(serve.terminate)
             relay.stop()
             await fake.stop()
-    return report(results, rounds, count, clients)
+    return report({**results, **busy}, rounds, count, clients) + "\n\n" + done
+
+
+def after_the_acks(counter: Counter, submitted: int, seeded: int) -> str:
+    """The work after each ack really happened: cases made, confirmations audited."""
+    wait_for(lambda: (counter.scalar("SELECT count(*) FROM cases") or 0) >= submitted + seeded
+             and counter.unfinished() == 0, 300)
+    cases = counter.scalar("SELECT count(*) FROM cases") or 0
+    confirmed = counter.scalar("SELECT count(*) FROM audit WHERE action = 'labels_confirmed'")
+    return (f"Work after the acks, checked in the database once the backlog drained: "
+            f"{cases - seeded} of {submitted} phone submissions became cases, and "
+            f"{confirmed or 0} \"Confirm labels\" clicks are in the audit trail.")
 
 
 def report(results: dict[str, list[tuple[float, list[float], dict[int, int]]]], rounds: int,
