@@ -146,16 +146,16 @@ async def on_show_text(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltCo
 
 def _opener(what: str, build: Callable[[Case, str | None], dict[str, Any]]) -> Callable[
         ..., Any]:
-    """A listener that opens a modal built from the case."""
+    """A listener that opens a modal built from an open case."""
+    def checked_build(case: Case, channel: str | None) -> dict[str, Any]:
+        if case.status == actions.CLOSED:
+            raise ActionError(f"Case {case.reference} is closed.")
+        return build(case, channel)
+
     async def listener(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
         async def run(svc: BotServices, user: str, channel: str | None, ref: str) -> None:
-            view = await _in_case(svc, ref, lambda s, c: _checked_build(c, channel))
+            view = await _in_case(svc, ref, lambda s, c: checked_build(c, channel))
             await _open(svc, body.get("trigger_id"), view)
-
-        def _checked_build(case: Case, channel: str | None) -> dict[str, Any]:
-            if case.status == actions.CLOSED:
-                raise ActionError(f"Case {case.reference} is closed.")
-            return build(case, channel)
         await _button_then(ack, body, context, what, run)
     return listener
 
@@ -284,7 +284,8 @@ def _alert_reference(svc: BotServices, alert_id: int) -> str | None:
         return case.reference if case else None
 
 
-def _ack_alert(svc: BotServices, alert_id: int, user: str) -> tuple[bool, str] | None:
+def _ack_alert(svc: BotServices, alert_id: int, user: str,
+               ts: str | None) -> tuple[bool, str] | None:
     from intake.alert_ack import acknowledge_alert, acknowledged_text
 
     with svc.store.session() as session:
@@ -292,7 +293,8 @@ def _ack_alert(svc: BotServices, alert_id: int, user: str) -> tuple[bool, str] |
         if alert is None:
             return None
         case = session.get(Case, alert.case_id)
-        done = acknowledge_alert(session, alert, staff_actor(user), "slack", svc.settings)
+        done = acknowledge_alert(session, alert, staff_actor(user), "slack", svc.settings,
+                                 updated_ts=ts)
         return done, acknowledged_text(case, alert) if case else "Alert acknowledged."
 
 
@@ -308,7 +310,8 @@ async def on_ack_alert(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltCo
         reference = await asyncio.to_thread(_alert_reference, svc, int(value))
         if not await _allowed(svc, user, channel, "ack_alert", reference):
             return
-        result = await asyncio.to_thread(_ack_alert, svc, int(value), user)
+        ts = (body.get("container") or {}).get("message_ts")
+        result = await asyncio.to_thread(_ack_alert, svc, int(value), user, ts)
         if result is None:
             await _tell(svc, user, channel, "That alert no longer exists.")
             return
@@ -316,7 +319,6 @@ async def on_ack_alert(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltCo
         if not done:
             await _tell(svc, user, channel, text)
             return
-        ts = (body.get("container") or {}).get("message_ts")
         if channel and ts:
             try:
                 await svc.client.chat_update(channel=channel, ts=ts, text=text, blocks=[

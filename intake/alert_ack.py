@@ -35,8 +35,13 @@ def alert_block_id(alert: Alert) -> str:
 
 
 def acknowledge_alert(session: Session, alert: Alert, actor: str, via: str,
-                      settings: Settings | None = None) -> bool:
-    """Record who acknowledged the alert; False when someone already had."""
+                      settings: Settings | None = None, *,
+                      updated_ts: str | None = None) -> bool:
+    """Record who acknowledged the alert; False when someone already had.
+
+    Every posted copy of the alert is updated through the post queue, except the message
+    ``updated_ts`` that the caller updates itself (the one a person just clicked).
+    """
     if alert.acked_at is not None:
         return False
     alert.acked_at = datetime.now(UTC)
@@ -46,7 +51,7 @@ def acknowledge_alert(session: Session, alert: Alert, actor: str, via: str,
     audit(session, actor, "alert_acknowledged", reference, alert_id=alert.id,
           kind=alert.kind, via=via, sends=alert.sends)
     if case is not None and settings is not None:
-        _update_alert_posts(session, case, alert, settings)
+        _update_alert_posts(session, case, alert, settings, updated_ts)
     log.info("alert %s for case %s acknowledged via %s", alert.id, reference, via)
     return True
 
@@ -58,8 +63,8 @@ def acknowledged_text(case: Case, alert: Alert) -> str:
             f"by {shown}.")
 
 
-def _update_alert_posts(session: Session, case: Case, alert: Alert,
-                        settings: Settings) -> None:
+def _update_alert_posts(session: Session, case: Case, alert: Alert, settings: Settings,
+                        updated_ts: str | None) -> None:
     """Replace the Acknowledge button on every posted copy of this alert."""
     if settings.slack_mode == "off":
         return
@@ -73,7 +78,7 @@ def _update_alert_posts(session: Session, case: Case, alert: Alert,
         if post.status == "pending":
             post.status = "superseded"  # not sent yet: no need to send it at all
             continue
-        if post.result_ts:
+        if post.result_ts and post.result_ts != updated_ts:
             session.add(SlackPost(method="chat.update", purpose="alert", priority=0,
                                   case_id=case.id, payload={
                                       "channel": post.payload.get("channel"),

@@ -117,34 +117,62 @@ class LabelChange:
     safeguarding: bool | None = None
 
 
-def _validated(case: Case, change: LabelChange) -> dict[str, object]:
+@dataclass(frozen=True)
+class LabelSet:
+    """A case's labels by label-row name (``Label.name``), for comparing and storing."""
+
+    intent: str
+    aspect: tuple[str, ...]
+    inspectorate: tuple[str, ...]
+    regime: str
+    safeguarding: bool
+
+    @classmethod
+    def of(cls, case: Case) -> LabelSet:
+        return cls(case.intent, tuple(sorted(case.aspects)), tuple(sorted(case.inspectorates)),
+                   case.regime, case.safeguarding)
+
+    def names(self) -> tuple[str, ...]:
+        return ("intent", "aspect", "inspectorate", "regime", "safeguarding")
+
+    def values(self, name: str) -> list[str]:
+        """The label rows' values for ``name`` (one row per aspect or inspectorate)."""
+        value = getattr(self, name)
+        if isinstance(value, tuple):
+            return list(value)
+        if isinstance(value, bool):
+            return ["true" if value else "false"]
+        return [value]
+
+    def apply_to(self, case: Case) -> None:
+        case.intent, case.regime = self.intent, self.regime
+        case.aspects, case.inspectorates = list(self.aspect), list(self.inspectorate)
+        case.safeguarding = self.safeguarding
+
+
+def _validated(case: Case, change: LabelChange) -> LabelSet:
     """The case's labels after the change; ActionError naming the first bad value."""
-    intent = change.intent if change.intent is not None else case.intent
-    regime = change.regime if change.regime is not None else case.regime
-    aspects = sorted(set(change.aspects if change.aspects is not None else case.aspects))
-    bodies = sorted(set(change.inspectorates if change.inspectorates is not None
-                        else case.inspectorates))
-    safeguarding = change.safeguarding if change.safeguarding is not None \
-        else case.safeguarding
-    if intent not in INTENTS:
-        raise ActionError(f"Unknown intent {intent!r}.", "intent")
-    if regime not in REGIMES:
-        raise ActionError(f"Unknown regime {regime!r}.", "regime")
-    if bad := [a for a in aspects if a not in ASPECTS]:
+    aspects = case.aspects if change.aspects is None else change.aspects
+    bodies = case.inspectorates if change.inspectorates is None else change.inspectorates
+    labels = LabelSet(
+        intent=case.intent if change.intent is None else change.intent,
+        aspect=tuple(sorted(set(aspects))), inspectorate=tuple(sorted(set(bodies))),
+        regime=case.regime if change.regime is None else change.regime,
+        safeguarding=case.safeguarding if change.safeguarding is None
+        else bool(change.safeguarding))
+    if labels.intent not in INTENTS:
+        raise ActionError(f"Unknown intent {labels.intent!r}.", "intent")
+    if labels.regime not in REGIMES:
+        raise ActionError(f"Unknown regime {labels.regime!r}.", "regime")
+    if bad := [a for a in labels.aspect if a not in ASPECTS]:
         raise ActionError(f"Unknown aspect {bad[0]!r}.", "aspects")
-    if bad := [b for b in bodies if b not in INSPECTORATES]:
+    if bad := [b for b in labels.inspectorate if b not in INSPECTORATES]:
         raise ActionError(f"Unknown inspectorate {bad[0]!r}.", "inspectorates")
-    if aspects and intent not in ASPECT_INTENTS:
+    if labels.aspect and labels.intent not in ASPECT_INTENTS:
         # RULES.md 1: aspects only for complaints, escalations and withhold requests.
         raise ActionError(f"Aspects apply only to {', '.join(sorted(ASPECT_INTENTS))}; "
-                          f"clear them for {intent}.", "aspects")
-    return {"intent": intent, "regime": regime, "aspect": aspects, "inspectorate": bodies,
-            "safeguarding": bool(safeguarding)}
-
-
-def _values(case: Case) -> dict[str, object]:
-    return {"intent": case.intent, "regime": case.regime, "aspect": sorted(case.aspects),
-            "inspectorate": sorted(case.inspectorates), "safeguarding": case.safeguarding}
+                          f"clear them for {labels.intent}.", "aspects")
+    return labels
 
 
 def _supersede_labels(case: Case, name: str, values: list[str], actor: str,
@@ -157,12 +185,9 @@ def _supersede_labels(case: Case, name: str, values: list[str], actor: str,
                                  rule=STAFF_RULE, created_at=now))
 
 
-def _label_strings(name: str, value: object) -> list[str]:
-    if isinstance(value, list):
-        return [str(v) for v in value]
-    if name == "safeguarding":
-        return ["true" if value else "false"]
-    return [str(value)]
+def _shown(labels: LabelSet, name: str) -> object:
+    value = getattr(labels, name)
+    return list(value) if isinstance(value, tuple) else value
 
 
 def relabel(session: Session, case: Case, actor: str, change: LabelChange,
@@ -173,36 +198,33 @@ def relabel(session: Session, case: Case, actor: str, change: LabelChange,
     withhold request, raises the urgent alert as the pipeline would have.
     """
     _require_open(case)
-    after = _validated(case, change)
-    before = _values(case)
-    changed = [name for name in after if after[name] != before[name]]
+    after, before = _validated(case, change), LabelSet.of(case)
+    changed = [n for n in after.names() if getattr(after, n) != getattr(before, n)]
     if not changed:
         return []
     now = _now()
     for name in changed:
-        _supersede_labels(case, name, _label_strings(name, after[name]), actor, now)
-    case.intent, case.regime = str(after["intent"]), str(after["regime"])
-    case.aspects = list(after["aspect"])  # type: ignore[call-overload]
-    case.inspectorates = list(after["inspectorate"])  # type: ignore[call-overload]
-    case.safeguarding = bool(after["safeguarding"])
+        _supersede_labels(case, name, after.values(name), actor, now)
+    after.apply_to(case)
     case.needs_review = False
     if {"intent", "regime", "aspect"} & set(changed):
         recompute_deadlines(session, case, now)
     rerender_held_letters(case)
     audit(session, actor, "labels_corrected", case.reference,
-          before={k: before[k] for k in changed}, after={k: after[k] for k in changed})
+          before={n: _shown(before, n) for n in changed},
+          after={n: _shown(after, n) for n in changed})
     _raise_new_alerts(session, case, before, settings)
     _post_update(session, case, settings)
     return changed
 
 
-def _raise_new_alerts(session: Session, case: Case, before: dict[str, object],
+def _raise_new_alerts(session: Session, case: Case, before: LabelSet,
                       settings: Settings) -> None:
     from intake.alerts import raise_alert
 
-    if case.safeguarding and not before["safeguarding"]:
+    if case.safeguarding and not before.safeguarding:
         raise_alert(session, case, "safeguarding", settings)
-    if case.intent == "withhold_publication" and before["intent"] != case.intent:
+    if case.intent == "withhold_publication" and before.intent != case.intent:
         raise_alert(session, case, "withhold", settings)
 
 

@@ -151,8 +151,10 @@ async def test_alert_acknowledge_button(slack_bot: SlackHarness) -> None:
     await slack_bot.fake.wait_for("chat.postEphemeral")
     await slack_bot.requests.block_action("ack_alert", ack["value"], user_id=STAFF_USER,
                                           message_ts=ts)
-    [update] = await slack_bot.fake.wait_for("chat.update")
-    assert update.params["ts"] == ts and update.params["channel"] == TRIAGE_CHANNEL
+    await slack_bot.fake.wait_for("chat.update")
+    await asyncio.sleep(0.3)  # nothing else may update the same message afterwards
+    [update] = [c for c in slack_bot.fake.calls_to("chat.update") if c.params["ts"] == ts]
+    assert update.params["channel"] == TRIAGE_CHANNEL
     assert f"acknowledged by <@{STAFF_USER}>" in update.params["text"]
     with slack_bot.store.session() as s:
         alert = s.scalars(select(Alert)).one()
@@ -160,7 +162,6 @@ async def test_alert_acknowledge_button(slack_bot: SlackHarness) -> None:
     actions = [(a.actor, a.action) for a in audit_of(slack_bot, case.reference)]
     assert (f"slack:{OUTSIDER}", "refused") in actions
     assert (f"staff:{STAFF_USER}", "alert_acknowledged") in actions
-    await asyncio.sleep(0.2)
 
 
 def _posted_ts(bot: SlackHarness, post: object) -> str | None:
