@@ -18,7 +18,7 @@ Several processes may share one PostgreSQL database. A reminder is claimed by in
 its :class:`ReminderSent` key in the same transaction as the post it queues; the unique
 key makes a second process's insert fail, so each reminder goes out once. A held letter is
 claimed with ``SELECT … FOR UPDATE SKIP LOCKED`` plus a re-check of its status, and an
-alert re-send with a compare-and-set on the time it was last sent.
+alert re-send with a conditional update of the time it was last sent.
 """
 
 from __future__ import annotations
@@ -259,11 +259,15 @@ def _due_alerts(session: Session, cutoff: datetime) -> list[Alert]:
 
 
 def resend_alert(session: Session, settings: Settings, alert: Alert, now: datetime) -> bool:
-    """Send the alert again, and to the escalation address (claimed by compare-and-set)."""
+    """Send the alert again, and to the escalation address (claimed by a conditional
+    update, so several processes send it once)."""
     from intake.alerts import SUBJECTS, alert_text, send_alert_notice
 
+    # Still due when the row is written: another process that re-sent it first has moved
+    # last_sent_at past the cutoff (PostgreSQL re-checks this against the committed row).
+    cutoff = now - timedelta(minutes=settings.duty_ack_minutes)
     won = session.execute(update(Alert).where(Alert.id == alert.id, Alert.acked_at.is_(None),
-                                              Alert.last_sent_at == alert.last_sent_at)
+                                              Alert.last_sent_at <= cutoff)
                           .values(last_sent_at=now)).rowcount  # type: ignore[attr-defined]
     if won != 1:
         return False

@@ -272,3 +272,25 @@ async def test_scheduler_outlives_a_failing_pass(tmp_path: object, slack_on: Set
     stop.set()
     await asyncio.wait_for(task, 5)
     broken.dispose()
+
+
+def test_several_processes_resend_an_alert_once(store: Store, slack_on: Settings) -> None:
+    ref = make_case(store, slack_on)
+    relabel(store, slack_on, ref, safeguarding=True)
+    with store.session() as s:
+        first_sent = s.scalars(select(Alert)).one().last_sent_at
+    others = [Store(store.url) for _ in range(3)]
+    try:
+        moment = first_sent + timedelta(minutes=31)
+        with ThreadPoolExecutor(4) as pool:
+            reports = list(pool.map(lambda st: ReminderScheduler(st, slack_on).run_once(moment),
+                                    [store, *others]))
+    finally:
+        for other in others:
+            other.dispose()
+    assert sum(r.alerts_resent for r in reports) == 1
+    with store.session() as s:
+        assert s.scalars(select(Alert)).one().sends == 2
+        keys = s.scalars(select(OutboxItem.idempotency_key)
+                         .where(OutboxItem.purpose == "alert")).all()
+        assert sorted(k.split(":", 2)[-1] for k in keys) == ["1", "2", "2:escalation"]
