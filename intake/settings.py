@@ -57,6 +57,8 @@ class Settings(BaseSettings):
     attachments_dir: Path = Field(Path("var/attachments"), description="attachment folder")
     spool_dir: Path = Field(Path("var/spool"), description="fsynced spool used when the "
                             "database cannot take a message")
+    smtp_spool: bool = Field(False, description="when the database is down, accept mail into "
+                             "spool_dir (250) instead of answering 451")
 
     # --- SMTP intake ---------------------------------------------------------------
     smtp_host: str = Field("127.0.0.1", description="where the SMTP intake listens")

@@ -2,12 +2,12 @@
 
 A thin edge in the manner of Zulip's email gateway: ``handle_RCPT`` refuses what is not
 ours (no open relay), ``handle_DATA`` hands the bytes to :func:`intake.pipeline.accept`,
-which commits them, and only then answers ``250``. When the database is down, an fsynced
-spool file also earns the ``250`` and is moved into the database once it is back
-(``spool.py``). Parsing, screening and the case all run later from the stored record, so
-a message that cannot be parsed is quarantined there rather than refused here.
-``handle_exception`` answers a generic temporary error: no exception text ever reaches a
-client (PRODUCT.md, SMTP intake).
+which commits them, and only then answers ``250``. When the database is down the answer
+is ``451`` (the sender retries), or, with ``smtp_spool`` on, an fsynced spool file earns
+the ``250`` and is moved into the database once it is back (``spool.py``). Parsing,
+screening and the case all run later from the stored record, so a message that cannot be
+parsed is quarantined there rather than refused here. ``handle_exception`` answers a
+generic temporary error: no exception text ever reaches a client (PRODUCT.md, SMTP intake).
 
 The server runs its own event loop in a thread, so ``start()``/``stop()`` are plain calls.
 """
@@ -95,6 +95,7 @@ class IntakeHandler:
         self.mailboxes = {m.lower() for m in settings.mailboxes}
         self.domains = {domain_of(m).lower() for m in settings.mailboxes}
         self.spool_dir = settings.spool_dir
+        self.spool_enabled = settings.smtp_spool
         self.in_flight = 0
 
     def recipient_verdict(self, address: str) -> str | None:
@@ -137,7 +138,7 @@ class IntakeHandler:
         try:
             message_id = await loop.run_in_executor(self.executor, accept, self.store, record)
         except StoreUnavailable:
-            return await self._spool(record)
+            return await self._spool(record) if self.spool_enabled else CANNOT_STORE
         try:
             self.on_accept(message_id)
         except Exception:  # noqa: BLE001 - the message is stored; a wake-up is optional

@@ -180,7 +180,8 @@ def drop_message_tables(store: Store) -> None:
 def test_database_down_spools_then_replays(sqlite_store: Store, mail_settings: Settings,
                                            tmp_path: Path) -> None:
     accepted: list[int] = []
-    server = SmtpIntake(sqlite_store, mail_settings, on_accept=accepted.append)
+    with override_settings(**{**mail_settings.model_dump(), "smtp_spool": True}) as spooling:
+        server = SmtpIntake(sqlite_store, spooling, on_accept=accepted.append)
     server.start()
     try:
         drop_message_tables(sqlite_store)
@@ -204,7 +205,8 @@ def test_store_and_spool_failure_answers_451_and_never_exception_text(
         sqlite_store: Store, mail_settings: Settings, tmp_path: Path) -> None:
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("x")
-    with override_settings(**{**mail_settings.model_dump(), "spool_dir": blocker}) as broken:
+    with override_settings(**{**mail_settings.model_dump(), "spool_dir": blocker,
+                              "smtp_spool": True}) as broken:
         server = SmtpIntake(sqlite_store, broken, on_accept=lambda _id: None)
         server.start()
         try:
@@ -217,6 +219,17 @@ def test_store_and_spool_failure_answers_451_and_never_exception_text(
     assert failed.value.smtp_code == 451
     assert failed.value.smtp_error.startswith(b"4.3.0 ")
     assert b"messages" not in failed.value.smtp_error and b"Error" not in failed.value.smtp_error
+
+
+def test_database_down_without_spool_answers_451(intake: tuple[SmtpIntake, list[int]],
+                                                 sqlite_store: Store, tmp_path: Path) -> None:
+    server, accepted = intake
+    drop_message_tables(sqlite_store)
+    with client(server) as smtp:
+        with pytest.raises(smtplib.SMTPDataError) as failed:
+            smtp.sendmail("jo@example.org", ["enquiries@localhost"], SIMPLE)
+    assert (failed.value.smtp_code, failed.value.smtp_error[:6]) == (451, b"4.3.0 ")
+    assert accepted == [] and not (tmp_path / "var" / "spool").exists()
 
 
 def test_an_unexpected_error_is_a_generic_temporary_reply(
