@@ -105,7 +105,7 @@ _CHILD = ci(
     r"\b(my\s+(?:son|daughter|child|children|grandson|granddaughter|little\s+(?:girl|boy|one)|"
     r"foster\s+(?:child|son|daughter)|kids?|boy|girl)|(?:son|daughter|child|boy|girl|baby|"
     r"toddler|pupil|student|learner|young\s+person|teenager|resident|sibling|toddlers|"
-    r"babies|pupils)|"
+    r"babies|pupils|girls|boys)|"
     r"\d{1,2}\s*(?:yo|y/o|year[- ]old|yr[- ]old|months?[- ]old)|i\s+am\s+1\d|"
     r"i'?m\s+1\d|me|she|he|him|her)\b",
 )
@@ -124,7 +124,8 @@ _ACT = ci(
     r"(?:left\s+)?open|pavement|car\s+park|wander\w*|escap\w+|harm(?:ed|ing)?|hurt\w*|"
     r"at\s+risk|medication|allerg\w+|county\s+lines|trafficked|inappropriate\s+contact|"
     r"initiation\w*|held\s+(?:his|her|their)\s+head|drag\w*|shut\w*\s+(?:them|him|her|"
-    r"children|toddlers|babies)\s+in|sores?|strap\w*)\b",
+    r"children|toddlers|babies)\s+in|sores?|strap\w*|changing\s+rooms?|one\s+at\s+a\s+time|"
+    r"lock(?:s|ed|ing)?\s+(?:it|the|them|him|her|the\s+door)|for\s+a\s+chat|toilet)\b",
 )
 _TOPIC = ci(
     r"\b(abus\w*|neglect\w*|exploit\w*|groom\w*|missing|self[- ]harm\w*|danger\w*|"
@@ -157,10 +158,13 @@ def safeguarding_rule(text: str, provider_concern: bool = True) -> tuple[bool, s
     if not _ACT.search(head) and not (provider_concern and _TOPIC.search(head)):
         return False, None
     resolved = bool(_RESOLVED.search(head)) and not _ONGOING.search(head)
-    for sentence in _SENTENCE.split(head):
+    sentences = _SENTENCE.split(head)
+    for i, sentence in enumerate(sentences):
         act = _ACT.search(sentence)
-        if act and _CHILD.search(sentence) and not resolved:
-            return True, act.group(0).lower()
+        # The child is often named a sentence or two before the act ("My son is 12. ...").
+        nearby = " ".join(sentences[max(0, i - 2):i + 1])
+        if act and _CHILD.search(nearby) and not resolved:
+            return True, act.group(0)
     if provider_concern and not resolved:
         topic = _TOPIC.search(head)
         if topic:
