@@ -45,6 +45,24 @@ SHOWS = {
         "twice, every letter relayed exactly once",
 }
 
+NOTES = """Notes:
+
+- **Spool:** `INTAKE_SPOOL_DIR` is a setting, but no spool is written yet: when the
+  database cannot take a message the edge answers `451` and the sender keeps it, so a
+  full spool disk cannot occur today. The full-disk test covers the attachments folder.
+- **Reminders:** the reminder scheduler does not exist yet (`serve` skips it), so "no
+  reminder sent twice by two processes" has no test; the outbox and the pipeline claim,
+  which it would share, are covered by the two-process test.
+- **After a crash** letters the dead process had claimed wait out the outbox lease (60 s)
+  before the restarted process retries them; the SIGKILL test runs that clock forward in
+  the database rather than waiting.
+- **Disk full log line:** the pipeline logs `message N not processed: OSError` with the
+  traceback (`[Errno 28] No space left on device`). Adding `exc.strerror` for an
+  `OSError` to that one line would name the cause without reading the trace.
+- **Locked SQLite:** the store waits up to its 30 s busy timeout before `451`, so a sender
+  holds its connection that long; PostgreSQL fails fast.
+"""
+
 
 def run_tests() -> list[tuple[str, str, float]]:
     with tempfile.TemporaryDirectory() as tmp:
@@ -75,7 +93,7 @@ def main() -> None:
              "| test | what it shows | result | seconds |", "|---|---|---|---|"]
     for name, outcome, secs in rows:
         lines.append(f"| `{name}` | {SHOWS.get(name, '')} | {outcome} | {secs:.1f} |")
-    body = "\n".join(lines)
+    body = "\n".join(lines) + "\n\n" + NOTES
     print(body)
     if not args.no_write:
         write_section("Faults", body)

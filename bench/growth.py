@@ -186,9 +186,15 @@ def plans(store: Any, size: int) -> list[str]:
                   Deadline.met_at.is_(None), Deadline.due_date.is_not(None),
                   Deadline.due_date >= today, Deadline.due_date <= today + timedelta(days=14))
            .order_by(Deadline.due_date, Case.reference, Deadline.kind))
+    late = (select(Deadline, Case).join(Case, Case.id == Deadline.case_id)
+            .where(Case.status != "closed", Deadline.superseded_at.is_(None),
+                   Deadline.met_at.is_(None), Deadline.due_date.is_not(None),
+                   Deadline.due_date <= today)
+            .order_by(Deadline.due_date, Case.reference, Deadline.kind))
     lines = []
     prefix = "EXPLAIN QUERY PLAN " if not store.is_postgres else "EXPLAIN "
     for name, query in {"due list (deadlines joined to open cases)": due,
+                        "overdue list (every past deadline)": late,
                         **queries(size)}.items():
         compiled = query.compile(store.engine, compile_kwargs={"literal_binds": True})
         with store.engine.connect() as conn:
@@ -224,6 +230,24 @@ def run(db: str, sizes: list[int]) -> str:
     return report(db, results, plan_lines)
 
 
+NOTES = """Reading the figures:
+
+- **Flat as the table grows:** the full email path (time and peak Python memory per
+  message), reference allocation (one counter row, bumped in place), link proposals,
+  the duplicate check and reply threading: each is an index search (plans above).
+- **Growing with the number of cases:** the due and overdue lists behind `/complaints
+  due|overdue` and the App Home. Two causes, both in `intake/cases/queries.py`:
+  `_acknowledged()` lazy-loads each listed case's letters (one query per row: 64-72 % of
+  the list time in a profile at 10k cases), and the whole list is built before the 50-row
+  display limit applies; the overdue query also walks every past deadline in history
+  (`due_date <= today` on the date index) and drops closed cases after the join. Fix:
+  load letters with `selectinload(Case.letters)` or test the acknowledgement with an
+  `EXISTS` subquery, put the limit in SQL, and drive the overdue list from open cases (or
+  a partial index on deadlines not met and not superseded). Until then these lists run
+  inside a Slack ack and break its 3-second limit on a large database (see Slack).
+"""
+
+
 def report(db: str, results: list[dict[str, Any]], plan_lines: list[str]) -> str:
     names = list(queries(1))
     head = ("| cases | full path ms/message | peak KiB/message | due in 10 working days ms "
@@ -255,7 +279,7 @@ def main() -> None:
     args = parser.parse_args()
     sizes = sorted(int(s) for s in args.sizes.split(","))
     dbs = ["sqlite", "postgres"] if args.db == "both" else [args.db]
-    body = "\n\n".join(run(db, sizes) for db in dbs)
+    body = "\n\n".join(run(db, sizes) for db in dbs) + "\n\n" + NOTES
     print(body)
     if not args.no_write:
         write_section("Growth", body)
