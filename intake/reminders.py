@@ -1,6 +1,6 @@
 """Reminders, run by ``intake-bot serve``: digests, milestones, held letters, alert re-sends.
 
-Each pass of :class:`ReminderScheduler` does five things (issue 5 item 6; issue 7 item 2):
+Each pass of :class:`ReminderScheduler` does four things (issue 5 item 6; issue 7 item 2):
 
 1. a daily digest in the triage channel, on working days from ``DIGEST_HOUR``: cases due
    within 3 working days, and overdue ones;
@@ -8,9 +8,10 @@ Each pass of :class:`ReminderScheduler` does five things (issue 5 item 6; issue 
    (``001_…`` para 9) and the JTAI milestones (``004_…`` Annex D), in the case's thread;
 3. a held letter nobody has approved: staff are warned when its acknowledgement deadline
    is the next working day or sooner. One held only for label review is then sent as
-   classified on the deadline day (from ``RELEASE_HOUR``, or at once once the day has
-   passed; PRODUCT.md, Letters). Others (pasted in Slack, a doubtful address) need a
-   person, and letters paused by an operator stay paused;
+   classified on the deadline day from ``RELEASE_HOUR`` (PRODUCT.md, Letters), but never
+   sooner than ``MIN_REVIEW`` after it was held, so a late arrival still gets a look.
+   Others (pasted in Slack, a doubtful address) need a person, and letters paused by an
+   operator stay paused;
 4. an urgent alert not acknowledged within ``duty_ack_minutes`` is sent again, to Slack
    and the duty address, and escalated to ``duty_escalation_email``.
 
@@ -26,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
@@ -47,6 +48,7 @@ log = logging.getLogger(__name__)
 
 DIGEST_HOUR = 8  # local time; the digest waits for the working day to start
 RELEASE_HOUR = 15  # local time on the deadline day: late enough for staff, same day
+MIN_REVIEW = timedelta(hours=2)  # the least time staff get to look at a held letter
 DIGEST_WORKING_DAYS = 3
 POLL_SECONDS = 60.0
 REVIEW_HOLD = "labels below"  # the hold that PRODUCT.md lets lapse at the deadline
@@ -177,11 +179,18 @@ class HeldLetter:
     reference: str
     acknowledge_by: date
     hold_reason: str
+    held_at: datetime
 
     @property
     def lapses(self) -> bool:
         """Sent as classified at the deadline when only the label review held it."""
         return self.hold_reason.startswith(REVIEW_HOLD)
+
+    @property
+    def release_at(self) -> datetime:
+        """When it goes unapproved: the deadline day at RELEASE_HOUR, after MIN_REVIEW."""
+        deadline = datetime.combine(self.acknowledge_by, time(RELEASE_HOUR), tzinfo=LONDON)
+        return max(deadline, self.held_at + MIN_REVIEW)
 
 
 def held_letters(session: Session) -> list[HeldLetter]:
@@ -189,14 +198,15 @@ def held_letters(session: Session) -> list[HeldLetter]:
     from intake.switches import PAUSED_REASON
 
     rows = session.execute(
-        select(Letter.id, Case.id, Case.reference, Deadline.due_date, Letter.hold_reason)
+        select(Letter.id, Case.id, Case.reference, Deadline.due_date, Letter.hold_reason,
+               Letter.created_at)
         .join(Case, Case.id == Letter.case_id)
         .join(Deadline, (Deadline.case_id == Case.id) & (Deadline.kind == "acknowledge_by"))
         .where(Letter.status == "held", Case.status != "closed",
                Deadline.superseded_at.is_(None))
         .order_by(Deadline.due_date, Letter.id)).all()
-    return [HeldLetter(lid, cid, ref, due, reason or "") for lid, cid, ref, due, reason in rows
-            if (reason or "") != PAUSED_REASON]
+    return [HeldLetter(lid, cid, ref, due, reason or "", held_at)
+            for lid, cid, ref, due, reason, held_at in rows if (reason or "") != PAUSED_REASON]
 
 
 def _preview_button(held: HeldLetter) -> dict[str, Any]:
@@ -213,8 +223,9 @@ def warn_held(session: Session, settings: Settings, held: HeldLetter) -> bool:
         return False
     case = session.get(Case, held.case_id)
     assert case is not None
-    then = (f"If nobody approves it, it is sent as classified on that day from "
-            f"{RELEASE_HOUR}:00." if held.lapses else "It needs a person to approve it.")
+    when = held.release_at.astimezone(LONDON)
+    then = (f"If nobody approves it, it is sent as classified at {when:%H:%M} on "
+            f"{when.date().isoformat()}." if held.lapses else "It needs a person to approve it.")
     text = (f"{_mention(case, settings)}:hourglass: {case.reference}: a letter is held "
             f"({held.hold_reason}) and the acknowledgement is due by "
             f"{held.acknowledge_by.isoformat()}. {then}")
@@ -357,8 +368,7 @@ class ReminderScheduler:
         local = now.astimezone(LONDON)
         warn_from = working_days_ahead(local.date(), 1)
         for held in self._read(held_letters):
-            release = held.lapses and (held.acknowledge_by < local.date() or (
-                held.acknowledge_by == local.date() and local.hour >= RELEASE_HOUR))
+            release = held.lapses and now >= held.release_at
             if release:
                 report.held_released += self._each(report, "release", release_held, held,
                                                    self.store)

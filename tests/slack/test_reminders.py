@@ -52,6 +52,9 @@ def make_case(store: Store, settings: Settings, **form: object) -> str:
                           operator="op-1", now=now + timedelta(minutes=1))
     outcome = pipeline.process_message(store, pipeline.accept(store, record), settings)
     assert outcome is not None and outcome.case_reference
+    with store.session() as s:  # as if processed when the call came, not when tests run
+        for letter in actions.find_case(s, outcome.case_reference).letters:
+            letter.created_at = now + timedelta(minutes=1)
     return outcome.case_reference
 
 
@@ -181,6 +184,21 @@ def test_unapproved_held_letter_is_escalated_then_sent_as_classified(
         assert "held_letter_escalated" in audited and "held_letter_sent_unapproved" in audited
     assert "sent as classified" in posts(store, "escalation")[-1].payload["text"]
     assert scheduler.run_once(at("2026-11-24", 9)).held_released == 0
+
+
+def test_a_late_held_letter_still_gets_time_for_review(store: Store,
+                                                     holding: Settings) -> None:
+    ref = make_case(store, holding, email="dawn@example.org", email_consent="yes")
+    with store.session() as s:  # held at 16:30 on its deadline day
+        held = [lt for lt in actions.find_case(s, ref).letters if lt.status == "held"][0]
+        held.created_at = at("2026-11-23", 16, 30)
+    scheduler = ReminderScheduler(store, holding)
+    early = scheduler.run_once(at("2026-11-23", 17, 0))
+    assert (early.held_warnings, early.held_released) == (1, 0)
+    assert "sent as classified at 18:30 on 2026-11-23" in \
+        posts(store, "escalation")[0].payload["text"]
+    assert scheduler.run_once(at("2026-11-23", 18, 29)).held_released == 0
+    assert scheduler.run_once(at("2026-11-23", 18, 30)).held_released == 1
 
 
 def test_held_letter_released_once_by_several_processes(store: Store,
