@@ -26,7 +26,9 @@ WITHHOLD = ci(
     r"(?:published\s+)?report|publication\s+(?:to\s+be\s+|be\s+|is\s+)?(?:delayed|postponed|"
     r"moved|deferred|held|put\s+back|paused)|publish\w*\s+(?:a\s+week|\w+\s+days?)\s+later|"
     r"published\s+later|(?:want|asked?|asking)\s+(?:for\s+)?(?:it|the\s+report)\s+(?:to\s+be\s+)?"
-    r"held|moved?\s+back\s+by)"
+    r"held|moved?\s+back\s+by|(?:wants?|asks?|asked|asking)\s+(?:for\s+)?(?:the\s+|our\s+)?report\s+"
+    r"(?:to\s+be\s+)?held|not\s+(?:be\s+)?published\s+with|(?:ask|asks|request|requests)\s+"
+    r"that\s+(?:[\w'-]+\s+){0,10}?(?:is|be)\s+not\s+published)"
 )
 
 ESCALATION = ci(
@@ -37,6 +39,8 @@ ESCALATION = ci(
     r"review\s+of\s+(?:the\s+|your\s+|our\s+)?(?:complaint\s+)?(?:handling|response|outcome|"
     r"decision)|(?:response|reply|outcome|letter|answer)\s+(?:to|about|on)\s+(?:my|our|the)\s+"
     r"(?:formal\s+)?(?:complaint|challenge)|(?:complaint|final)\s+response|not\s+upheld|"
+    r"your\s+(?:final\s+)?(?:response|reply|answer)\s+(?:of|dated|says|said)\b|"
+    r"outcome\s+of\s+(?:the|your|our)\s+(?:[\w']+\s+){0,3}?(?:review|investigation)|"
     r"(?:remain|still)\s+(?:dissatisfied|unhappy|not\s+satisfied)|"
     r"(?<!not\s)(?:unhappy|dissatisfied|not\s+satisfied|not\s+happy|disappointed)\s+with\s+"
     r"(?:the|your|ofsted'?s)\s+(?:final\s+)?(?:response|handling|reply|investigation)|"
@@ -53,6 +57,8 @@ INFORMATION = ci(
     r"inspectors?'?\s+notes|personal\s+(?:data|information)\s+(?:you|ofsted)\s+"
     r"hold|(?:send|provide|release|disclose)\s+(?:us|me)\s+(?:the|a\s+copy|copies))"
 )
+
+FOI = ci(r"\b(?:freedom\s+of\s+information|foi|subject\s+access)\b")
 
 # "How do I complain?" is an enquiry, even from an unhappy writer (RULES.md 8).
 HOW_TO = ci(
@@ -87,6 +93,8 @@ def rule_intent(text: str) -> tuple[str | None, str | None]:
     if WITHHOLD.search(head):
         return "withhold_publication", "rules.withhold"
     if ESCALATION.search(head):
+        if FOI.search(head):  # an FOI internal review stays an information request
+            return "information_request", "rules.information_request"
         return "escalation", "rules.escalation"
     if INFORMATION.search(head):
         return "information_request", "rules.information_request"

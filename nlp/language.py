@@ -24,7 +24,7 @@ _FOREIGN = frozenset(
     "le la les des et est une un pour dans que qui pas ne je nous vous avec sur "
     "der die das und ist nicht ich wir sie mit von zu ein eine "
     "el los las es por para con una del lo se "
-    "nie jest się na że jak ale do od "
+    "nie jest się na że jak ale do od w z i za po o mój moja moje jestem był była "
     "este sunt și cu pe din".split()
 )
 _LATIN = re.compile(r"[A-Za-z\u00C0-\u024F]")

@@ -89,3 +89,13 @@ def test_language_check() -> None:
     assert is_english("URN 123456 JTAI draft")
     assert not is_english("Je voudrais porter plainte contre l'inspecteur qui est venu.")
     assert not is_english("🙂🙂🙂")
+
+
+def test_more_withhold_and_escalation_wordings() -> None:
+    assert rule_intent("Report due out next week. Wants report held until complaint is "
+                       "answered.")[0] == "withhold_publication"
+    assert rule_intent("Your response of 1 February did not deal with our points; we "
+                       "request a review.")[0] == "escalation"
+    # An FOI internal review is part of the information request, not an escalation.
+    assert rule_intent("I am unhappy with Ofsted's response to my FOI request and would "
+                       "like an internal review.")[0] == "information_request"
