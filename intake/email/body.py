@@ -59,6 +59,13 @@ def decode_bytes(data: bytes, charset: str | None, notes: list[str]) -> str:
             return clean_text(data.decode(name))
         except UnicodeDecodeError:
             continue
+    if "utf-8" not in candidates:  # a wrong declaration over UTF-8 bytes is common
+        try:
+            text = data.decode("utf-8")
+            notes.append(f"declared charset {declared!r} did not fit; decoded as UTF-8")
+            return clean_text(text)
+        except UnicodeDecodeError:
+            pass
     notes.append("undecodable bytes replaced")
     return clean_text(data.decode(candidates[0], errors="replace"))
 

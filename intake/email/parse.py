@@ -272,8 +272,9 @@ def _inner_text(inner: Message, notes: list[str]) -> str:
 
 
 def _is_attachment(part: Message) -> bool:
+    """A text part is body text unless it says ``attachment``: clients name inline parts."""
     try:
-        return part.get_content_disposition() == "attachment" or bool(part.get_filename())
+        return part.get_content_disposition() == "attachment"
     except Exception:  # noqa: BLE001 - malformed parameters
         return True
 

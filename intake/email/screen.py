@@ -26,7 +26,8 @@ class Screening:
 _DAEMONS = re.compile(r"^(mailer-daemon|postmaster|mail-daemon|mailerdaemon)@", re.I)
 _BOUNCE_SUBJECT = re.compile(
     r"^(undeliver|delivery status notification|mail delivery (failed|failure|system)"
-    r"|returned mail|delivery failure|failure notice|non[- ]delivery|message not delivered)",
+    r"|returned mail|delivery failure|failure notice|non[- ]delivery|message not delivered"
+    r"|mail could not be delivered|delivery has failed)",
     re.I,
 )
 _AUTOREPLY_SUBJECT = re.compile(
@@ -42,10 +43,10 @@ def _bounce(parsed: ParsedMessage, sender: str) -> str | None:
         return "delivery status report (multipart/report)"
     if "x-failed-recipients" in headers:
         return "X-Failed-Recipients header"
-    if _DAEMONS.match(parsed.contact.email or ""):
+    if _DAEMONS.match(parsed.contact.email or "") or _DAEMONS.match(sender):
         return "from a mail delivery system"
-    if not sender and _BOUNCE_SUBJECT.match(parsed.subject or ""):
-        return "null reverse-path with a delivery failure subject"
+    if _BOUNCE_SUBJECT.match(parsed.subject or ""):  # gateways bounce from real addresses
+        return "delivery failure subject"
     return None
 
 

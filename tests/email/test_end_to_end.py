@@ -64,10 +64,10 @@ async def test_fixture_folder_end_to_end(intake: tuple[SmtpIntake, list[int]],
     counts = Counter(m.disposition for m in rows)
     print("end-to-end dispositions:", dict(sorted(counts.items())))
     assert len(rows) == len(files)  # every delivery is accounted for
-    assert counts["bounce"] == 5 and counts["autoreply"] == 5 and counts["list"] == 4
+    assert counts["bounce"] == 7 and counts["autoreply"] == 5 and counts["list"] == 4
     assert counts["spam"] == 4 and counts["quarantined"] == 1
     people = [m for m in rows if m.disposition == "new_case"]
-    assert len(people) == 17
+    assert len(people) == 19
     machines = {m.sender for m in rows if m.disposition != "new_case"}
     sent_to = [r for mail in handler.received for r in mail.rcpt_tos]
     assert len(sent_to) == len(people) and not machines & set(sent_to)

@@ -104,6 +104,18 @@ def test_forwarded_complaint_records_both_people(name: str, author: tuple[str, s
     assert author[0] in parsed.new_text  # the forwarded words are kept as the complaint
 
 
+def test_inline_text_part_with_a_file_name_is_body_text() -> None:
+    parsed = parse_email(fixture("complaint_inline_named_text_part.eml"))
+    assert "did not look at our learning journals" in parsed.text
+    assert parsed.attachments == []
+
+
+def test_utf8_under_a_wrong_declared_charset_is_read_as_utf8() -> None:
+    parsed = parse_email(fixture("charset_utf8_declared_gb2312.eml"))
+    assert parsed.text.startswith("你好，我想投诉") and "\ufffd" not in parsed.text
+    assert parsed.notes == ["declared charset 'gb2312' did not fit; decoded as UTF-8"]
+
+
 def test_attachment_only_body_keeps_name_type_size_hash() -> None:
     parsed = parse_email(fixture("complaint_attachment_only.eml"))
     assert parsed.text == ""

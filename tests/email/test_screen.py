@@ -96,6 +96,19 @@ def test_null_reverse_path_is_a_machine(settings: Settings) -> None:
     assert verdict is not None and verdict.disposition == "autoreply"
 
 
+def test_mailer_daemon_envelope_sender_is_a_bounce(settings: Settings) -> None:
+    verdict = screen(parsed_with({}, email="imss@scanner.example.org"),
+                     "MAILER-DAEMON@mx.example.org", settings)
+    assert verdict is not None and verdict.disposition == "bounce"
+
+
+def test_delivery_failure_subject_from_a_real_address_is_a_bounce(settings: Settings) -> None:
+    parsed = parsed_with({}, subject="Delivery failure notification",
+                         email="antivirus@gateway.example.org")
+    verdict = screen(parsed, "antivirus@gateway.example.org", settings)
+    assert verdict is not None and verdict.disposition == "bounce"
+
+
 def test_mailer_daemon_sender_is_a_bounce(settings: Settings) -> None:
     verdict = screen(parsed_with({}, email="mailer-daemon@mx.example.org"), "", settings)
     assert verdict is not None and verdict.disposition == "bounce"
