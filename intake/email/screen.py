@@ -30,6 +30,9 @@ _BOUNCE_SUBJECT = re.compile(
     r"|mail could not be delivered|delivery has failed)",
     re.I,
 )
+# Non-delivery words that servers put anywhere in the subject (Exchange's localised NDRs).
+_BOUNCE_WORDS = re.compile(r"\b(undeliverable|non remis|unzustellbar|onbestelbaar"
+                           r"|non recapitabile)\b", re.I)
 _AUTOREPLY_SUBJECT = re.compile(
     r"^(automatic reply|auto(matic)?[- ]?(reply|response)|out of (the )?office|autoreply"
     r"|abwesenheitsnotiz|r[ée]ponse automatique|on leave|away from (the )?office)\b", re.I
@@ -45,8 +48,9 @@ def _bounce(parsed: ParsedMessage, sender: str) -> str | None:
         return "X-Failed-Recipients header"
     if _DAEMONS.match(parsed.contact.email or "") or _DAEMONS.match(sender):
         return "from a mail delivery system"
-    if _BOUNCE_SUBJECT.match(parsed.subject or ""):  # gateways bounce from real addresses
-        return "delivery failure subject"
+    subject = parsed.subject or ""
+    if _BOUNCE_SUBJECT.match(subject) or _BOUNCE_WORDS.search(subject):
+        return "delivery failure subject"  # gateways bounce from real addresses too
     return None
 
 

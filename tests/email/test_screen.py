@@ -109,6 +109,15 @@ def test_delivery_failure_subject_from_a_real_address_is_a_bounce(settings: Sett
     assert verdict is not None and verdict.disposition == "bounce"
 
 
+@pytest.mark.parametrize("subject", ["RE: Your message to the list : non remis",
+                                     "Unzustellbar: Ihre Beschwerde",
+                                     "Undeliverable: We have received your complaint"])
+def test_localised_non_delivery_subjects_are_bounces(subject: str, settings: Settings) -> None:
+    verdict = screen(parsed_with({}, subject=subject, email="ndr@example.org"),
+                     "ndr@example.org", settings)
+    assert verdict is not None and verdict.disposition == "bounce"
+
+
 def test_mailer_daemon_sender_is_a_bounce(settings: Settings) -> None:
     verdict = screen(parsed_with({}, email="mailer-daemon@mx.example.org"), "", settings)
     assert verdict is not None and verdict.disposition == "bounce"
