@@ -37,6 +37,11 @@ SHOWS = {
     "test_full_disk_fails_the_message_for_retry_then_it_goes_through":
         "attachments disk full (ENOSPC): the stored message is marked `failed` for retry "
         "with an error log line carrying the errno; once space is back it becomes a case",
+    "test_full_disk_under_serve_spools_then_answers_451_and_loses_no_250":
+        "every file serve writes capped (RLIMIT_FSIZE) with the spool on: the database "
+        "fills, the spool takes what fits (`250`), a message too big for both gets `451` "
+        "and the log line `database and spool both failed (OSError)`; after a restart "
+        "with space each `250` is stored exactly once",
     "test_sigkill_under_load_loses_no_250_and_sends_no_letter_twice":
         "SIGKILL of serve under load, restart: every `250` stored once and processed, no "
         "reference twice, no letter twice (one caught mid-transfer is flagged, not resent)",
@@ -47,9 +52,8 @@ SHOWS = {
 
 NOTES = """Notes:
 
-- **Spool:** `INTAKE_SPOOL_DIR` is a setting, but no spool is written yet: when the
-  database cannot take a message the edge answers `451` and the sender keeps it, so a
-  full spool disk cannot occur today. The full-disk test covers the attachments folder.
+- **Spool:** opt-in (`INTAKE_SMTP_SPOOL`); with it off a database that cannot take a
+  message gets `451` and the sender keeps it. Both ways are tested above.
 - **Reminders:** the reminder scheduler does not exist yet (`serve` skips it), so "no
   reminder sent twice by two processes" has no test; the outbox and the pipeline claim,
   which it would share, are covered by the two-process test.

@@ -112,8 +112,10 @@ def serve_env(db_url: str, smtp_port: int, relay_port: int, workdir: Path,
 class ServeProcess:
     """One ``intake-bot serve`` child; its log goes to a file, never a pipe that fills."""
 
-    def __init__(self, env: dict[str, str], workdir: Path, name: str = "serve") -> None:
+    def __init__(self, env: dict[str, str], workdir: Path, name: str = "serve",
+                 file_size_limit: int | None = None) -> None:
         self.env = env
+        self.file_size_limit = file_size_limit  # RLIMIT_FSIZE: every file stops growing
         self.workdir = workdir
         self.log_path = workdir / f"{name}.log"
         self.smtp_port = int(env["INTAKE_SMTP_PORT"])
@@ -124,7 +126,8 @@ class ServeProcess:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in wait()/kill()
         self.proc = subprocess.Popen(BIN + ["serve"], env=self.env, cwd=self.workdir,
-                                     stdout=subprocess.DEVNULL, stderr=self._log)
+                                     stdout=subprocess.DEVNULL, stderr=self._log,
+                                     preexec_fn=self._limits if self.file_size_limit else None)
         if not wait_for(lambda: listening(self.smtp_port) or self.proc.poll() is not None,
                         timeout):
             self.kill()
@@ -132,6 +135,13 @@ class ServeProcess:
         if self.proc.poll() is not None:
             raise RuntimeError(f"serve exited {self.proc.returncode}: {self.log()[-500:]}")
         return self
+
+    def _limits(self) -> None:
+        """In the child: a full disk, as far as every file the process writes can tell."""
+        import resource
+
+        assert self.file_size_limit is not None
+        resource.setrlimit(resource.RLIMIT_FSIZE, (self.file_size_limit,) * 2)
 
     @property
     def pid(self) -> int:

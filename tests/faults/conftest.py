@@ -3,8 +3,9 @@
 Fixtures:
 
 - ``relay``: a started :class:`bench.serve_process.CaptureRelay` on a free port.
-- ``serves``: a factory ``serves(db_url, relay_port, **env)`` that starts a serve process in
-  the test's folder and kills any still running at teardown.
+- ``serves``: a factory ``serves(db_url, relay_port, name=..., file_size_limit=..., **env)``
+  that starts a serve process in the test's folder (optionally with every file it writes
+  capped, as on a full disk) and kills any still running at teardown.
 
 Helpers send mail with real SMTP clients and read the database directly, beside the
 process under test, so nothing is taken on the process's word.
@@ -41,9 +42,10 @@ def relay() -> Iterator[CaptureRelay]:
 def serves(tmp_path: Path) -> Iterator[Callable[..., ServeProcess]]:
     started: list[ServeProcess] = []
 
-    def start(db_url: str, relay_port: int, name: str = "serve", **extra: str) -> ServeProcess:
+    def start(db_url: str, relay_port: int, name: str = "serve",
+              file_size_limit: int | None = None, **extra: str) -> ServeProcess:
         env = serve_env(db_url, free_port(), relay_port, tmp_path, **extra)
-        proc = ServeProcess(env, tmp_path, name).start()
+        proc = ServeProcess(env, tmp_path, name, file_size_limit).start()
         started.append(proc)
         return proc
 

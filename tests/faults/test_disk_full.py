@@ -83,3 +83,58 @@ def test_full_disk_fails_the_message_for_retry_then_it_goes_through(
     with sqlite_store.session() as session:
         [row] = session.query(Attachment).all()
         assert row.path and Path(row.path).read_bytes() == EVIDENCE
+
+
+def _big_mail(n: int, size: int) -> bytes:
+    msg = EmailMessage()
+    msg["From"] = f"Jo Head <head{n}@school.example>"
+    msg["To"] = "enquiries@example.org"
+    msg["Subject"] = "Complaint about our inspection, evidence attached"
+    msg["Message-ID"] = f"<disk-full-big-{n}@school.example>"
+    msg.set_content("The inspector ignored our evidence; the attached file shows it.\n")
+    msg.add_attachment(os.urandom(size), maintype="application", subtype="pdf",
+                       filename="e.pdf")
+    return msg.as_bytes()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(90)
+def test_full_disk_under_serve_spools_then_answers_451_and_loses_no_250(
+        tmp_path: Path, serves: object) -> None:
+    """Every file serve writes is capped (RLIMIT_FSIZE), as on a full disk: the database
+    stops taking mail, the spool takes what fits (250), a message too big for either gets
+    451 with a clear log line, and after space is back every 250 is stored exactly once."""
+    from bench.corpus import make_messages
+    from bench.serve_process import Counter, ServeProcess, wait_for
+    from intake.cases.db import upgrade
+    from tests.faults.conftest import deliver, log_entries
+
+    url = f"sqlite:///{tmp_path / 'intake.db'}"
+    upgrade(url)
+    room = max(p.stat().st_size for p in tmp_path.glob("intake.db*")) + 200_000
+    full: ServeProcess = serves(url, 1, name="full", file_size_limit=room,  # type: ignore[operator]
+                                INTAKE_SMTP_SPOOL="true")
+    samples = [s for s in make_messages(40, seed=11, tag="full") if s.kind == "attachment"]
+    sent = deliver(full.smtp_port, samples[:5], clients=1)
+    too_big = _big_mail(1, room + 100_000)
+    refused = deliver(full.smtp_port, [type(samples[0])("too-big", "attachment", too_big)],
+                      clients=1)
+    spooled = sorted((tmp_path / "spool" / "new").glob("*.msg"))
+    full.kill()
+    assert len(sent.accepted) == 5 and not sent.codes  # database or spool took each one
+    assert spooled, "the database never filled up: the test did not test anything"
+    assert refused.accepted == [] and refused.codes == [451]
+    lines = " | ".join(e["msg"] for e in log_entries(full))
+    assert "database unavailable: message spooled" in lines
+    assert "database and spool both failed (OSError)" in lines
+
+    again: ServeProcess = serves(url, 1, name="again", INTAKE_SMTP_SPOOL="true")  # type: ignore[operator]
+    db = Counter(url)
+    try:
+        assert wait_for(lambda: db.messages() >= 5 and not list(
+            (tmp_path / "spool" / "new").glob("*.msg")), 45), again.log()[-1500:]
+        stored = [r[0] for r in db.rows("SELECT external_id FROM messages")]
+    finally:
+        db.dispose()
+    assert sorted(stored) == sorted(sent.accepted)  # each 250 exactly once, nothing else
+    assert again.terminate() == 0
