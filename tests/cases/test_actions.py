@@ -6,8 +6,9 @@ Cases are made by the real pipeline from a phone complaint received Monday 2026-
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -246,3 +247,22 @@ def test_staff_labels_are_kept_as_training_signal(store: Store, settings: Settin
         rows = s.scalars(select(Label).join(Case).where(Case.reference == ref,
                                                         Label.source == "staff:U0A")).all()
         assert [(r.name, r.value, r.rule) for r in rows] == [("aspect", "conduct", "staff")]
+
+
+def test_relabel_to_withhold_gives_48_hours_and_alerts(store: Store,
+                                                       staff_settings: Settings) -> None:
+    from bot.triage import case_blocks
+
+    ref = make_case(store, staff_settings)
+    with store.session() as s:
+        case = actions.find_case(s, ref)
+        actions.relabel(s, case, ACTOR, LabelChange(intent="withhold_publication"),
+                        staff_settings)
+        # RULES.md 8: respond within 48 hours of the received timestamp (004_… Annex D).
+        [respond] = [d for d in case.deadlines
+                     if d.kind == "respond_by" and d.superseded_at is None]
+        assert respond.due_at == NOW + timedelta(hours=48)
+        assert respond.rule == "WITHHOLD-48H"
+        blocks = json.dumps(case_blocks(case), ensure_ascii=False)
+        assert "10:15am on Wednesday 25 November 2026" in blocks
+        assert [a.kind for a in s.scalars(select(Alert))] == ["withhold"]
