@@ -17,11 +17,16 @@ import resource
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+if TYPE_CHECKING:
+    from intake.classify import ClassifyInput
 
 HEADING = "## Classification"
 LOAD_SNIPPET = (
@@ -46,7 +51,7 @@ def load_seconds() -> tuple[float, str]:
     return best, kind
 
 
-def messages(count: int) -> list:  # noqa: ANN401 - ClassifyInput, imported late
+def messages(count: int) -> list[ClassifyInput]:
     from nlp.dataset import DATA_DIR, load_eval, load_jsonl
 
     pool = load_eval() + [e for p in sorted((DATA_DIR / "source").glob("*.jsonl"))
@@ -57,7 +62,7 @@ def messages(count: int) -> list:  # noqa: ANN401 - ClassifyInput, imported late
     return (items * (count // len(items) + 1))[:count]
 
 
-def rate(run, items: list) -> float:  # noqa: ANN001 - a callable over the items
+def rate(run: Callable[[list[ClassifyInput]], object], items: list[ClassifyInput]) -> float:
     started = time.perf_counter()
     run(items)
     return len(items) / (time.perf_counter() - started)

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from intake.classify import ClassifyInput
+from intake.records import Classification
 from intake.settings import Settings
 from nlp.classifier import SHIPPED_MODEL, has_model, load_classifier
 from nlp.trained import SpacyClassifier
@@ -15,7 +16,7 @@ from nlp.trained import SpacyClassifier
 RECEIVED = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
 
 
-def classify(text: str, subject: str | None = None):  # noqa: ANN201 - Classification
+def classify(text: str, subject: str | None = None) -> Classification:
     return load_classifier().classify(ClassifyInput(text, subject, "email", RECEIVED))
 
 
