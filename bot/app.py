@@ -5,9 +5,8 @@ and keeps Bolt's request verification on (signature and timestamp; issue 5 item 
 
 Listener modules plug in through a ``register(app: AsyncApp) -> None`` function. To add
 one, write ``bot/<name>.py`` with that function and add ``"bot.<name>"`` to
-:data:`LISTENER_MODULES`; a listed module that does not exist yet is skipped with a log
-line, so the app still starts while a module is being written. Listeners reach the
-database, the settings and the staff check through ``services(context)``.
+:data:`LISTENER_MODULES`. Listeners reach the database, the settings and the staff check
+through ``services(context)``.
 """
 
 from __future__ import annotations
@@ -153,19 +152,10 @@ async def check_identity(svc: BotServices) -> bool:
 
 
 def register_listeners(app: AsyncApp, modules: tuple[str, ...] = LISTENER_MODULES) -> list[str]:
-    """Call ``register(app)`` of each listener module that exists; return those loaded."""
-    loaded = []
+    """Call ``register(app)`` of each listener module; return their names."""
     for name in modules:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            log.debug("listener module %s not present; skipped", name)
-            continue
-        module.register(app)
-        loaded.append(name)
-    return loaded
+        importlib.import_module(name).register(app)
+    return list(modules)
 
 
 def build_app(settings: Settings, store: Store, *,

@@ -10,7 +10,6 @@ signal the SMTP intake stops accepting first, then the workers finish what they 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import signal
 import sys
@@ -84,11 +83,10 @@ class Service:
         self.closers.append(runner.stop)
 
     async def _start_optional(self) -> None:
-        with contextlib.suppress(ImportError):
-            from intake.reminders import ReminderScheduler
+        from intake.reminders import ReminderScheduler
 
-            self.spawn("reminders", ReminderScheduler(self.store, self.settings).run(self.stop))
-            log.info("reminder scheduler ready")
+        self.spawn("reminders", ReminderScheduler(self.store, self.settings).run(self.stop))
+        log.info("reminder scheduler ready")
         if self.settings.health_port is not None:
             from intake.health import HealthServer
 

@@ -140,12 +140,12 @@ def slack_bot_settings_down(fake_slack: FakeSlack) -> None:
     fake_slack.down = True
 
 
-def test_missing_listener_modules_are_skipped_and_present_ones_registered(
-        slack_settings: Settings, sqlite_store: Store) -> None:
+def test_every_listener_module_registers(slack_settings: Settings,
+                                         sqlite_store: Store) -> None:
     app = build_app(slack_settings, sqlite_store, on_accept=lambda _id: None)
-    loaded = register_listeners(app, ("bot.intake", "bot.not_written_yet"))
-    assert loaded == ["bot.intake"]
-    assert "bot.intake" in LISTENER_MODULES
+    assert register_listeners(app) == list(LISTENER_MODULES)
+    assert {"bot.intake", "bot.phone_modal", "bot.actions", "bot.commands"} <= set(
+        LISTENER_MODULES)
 
 
 def test_slack_off_is_refused_by_the_app_factory(sqlite_store: Store) -> None:
