@@ -53,9 +53,10 @@ def find_urns(text: str) -> list[str]:
     return seen
 
 
-def choose_urn(text: str) -> str | None:
-    """The URN the complaint is about: the first one not introduced as another setting's."""
-    urns = find_urns(text)
+def choose_urn(text: str, urns: list[str] | None = None) -> str | None:
+    """The URN the complaint is about: the first one not introduced as another setting's.
+    ``urns`` are the text's URNs when already found."""
+    urns = find_urns(text) if urns is None else urns
     if len(urns) <= 1:
         return urns[0] if urns else None
     for urn in urns:
@@ -309,12 +310,13 @@ def extract(text: str, received: date, *, own_addresses: tuple[str, ...] = (),
     facts = date_facts(text, received)
     emails = [e for e in find_emails(text) if e not in own_addresses]
     phones = find_phones(text) if phones is None else phones
+    urns = find_urns(text)
     contact = Contact(name=find_name(text), email=emails[0] if emails else None,
                       phone=phones[0] if phones else None, address=find_address(text),
                       role=find_role(text))
     return Extracted(
-        urn=choose_urn(text),
-        urns=find_urns(text),
+        urn=choose_urn(text, urns),
+        urns=urns,
         report_published=facts.report_published,
         draft_received=facts.draft_received,
         inspection_dates=facts.inspection_dates,

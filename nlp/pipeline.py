@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
+import numpy
 import spacy
 from spacy.attrs import LIKE_NUM
 from spacy.language import Language
@@ -78,19 +79,21 @@ def _number_runs(doc: Doc) -> list[Span]:
     Reading ``doc.text`` builds every token; the LIKE_NUM array does not, so a message
     with no long run of digits costs almost nothing here.
     """
-    like_num = doc.to_array([LIKE_NUM])
+    numeric = numpy.flatnonzero(doc.to_array([LIKE_NUM]))
     runs: list[Span] = []
-    start = None
-    for i in range(len(doc) + 1):
-        inside = i < len(doc) and (like_num[i] or (start is not None
-                                                   and doc[i].text in _JOINERS))
-        if inside and start is None:
-            start = i
-        elif not inside and start is not None:
-            span = doc[start:i]
-            if sum(ch.isdigit() for ch in span.text) >= 9:
-                runs.append(span)
-            start = None
+    i = 0
+    while i < len(numeric):
+        start = end = int(numeric[i])
+        i += 1
+        # Extend over further numbers, bridging single joiner tokens between them.
+        while i < len(numeric) and (numeric[i] == end + 1 or (
+                numeric[i] == end + 2 and doc[end + 1].text in _JOINERS)):
+            end = int(numeric[i])
+            i += 1
+        span = doc[max(0, start - 1) if start and doc[start - 1].text in _JOINERS else start:
+                   end + 1]
+        if sum(ch.isdigit() for ch in span.text) >= 9:
+            runs.append(span)
     return runs
 
 

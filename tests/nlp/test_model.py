@@ -127,3 +127,13 @@ def test_without_a_model_the_keyword_classifier_is_used(
         classifier = load_classifier()
     assert isinstance(classifier, KeywordClassifier)
     assert "keyword" in caplog.text
+
+
+def test_phone_component_keeps_only_valid_numbers(settings: Settings) -> None:
+    classifier = load_classifier()
+    assert isinstance(classifier, SpacyClassifier)
+    doc = classifier.nlp("Ring (0121) 496-0000 or +44 20 7946 0958, not 0000 000 000. "
+                         "URN 123456, inspected 14/02/2025.")
+    assert [span.id_ for span in doc.spans["phones"]] == ["0121 496 0000", "020 7946 0958"]
+    c = classify("The inspector was rude. Call me on 020 7946 0958 after 4pm.")
+    assert c.contact.phone == "020 7946 0958"
