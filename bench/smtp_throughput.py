@@ -20,7 +20,7 @@ import sys
 import tempfile
 import time
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 if __package__ in (None, ""):
@@ -144,17 +144,20 @@ async def _client(port: int, queue: asyncio.Queue[Sample], sent: Sent) -> None:
             smtp.close()
 
 
-async def _send_all(port: int, samples: list[Sample], clients: int) -> Sent:
+async def _send_all(ports: list[int], samples: list[Sample], clients: int) -> Sent:
     queue: asyncio.Queue[Sample] = asyncio.Queue()
     for sample in samples:
         queue.put_nowait(sample)
     sent = Sent(started=time.perf_counter())
-    await asyncio.gather(*(_client(port, queue, sent) for _ in range(clients)))
+    await asyncio.gather(*(_client(ports[i % len(ports)], queue, sent)
+                           for i in range(clients)))
     return sent
 
 
-def send(port: int, samples: list[Sample], clients: int) -> Sent:
-    return asyncio.run(_send_all(port, samples, clients))
+def send(port: int | list[int], samples: list[Sample], clients: int) -> Sent:
+    """Clients spread over the given ports (several serve processes share the load)."""
+    return asyncio.run(_send_all(port if isinstance(port, list) else [port], samples,
+                                 clients))
 
 
 def bare_round(samples: list[Sample], clients: int, warm: Sample) -> Round:
@@ -173,7 +176,7 @@ def bare_round(samples: list[Sample], clients: int, warm: Sample) -> Round:
 
 
 def bot_round(db: str, samples: list[Sample], clients: int, warm: Sample,
-              workdir: Path) -> Round:
+              workdir: Path, processes: int = 1) -> Round:
     with ExitStack() as stack:
         if db == "postgres":
             url = stack.enter_context(pg_database())
@@ -181,16 +184,23 @@ def bot_round(db: str, samples: list[Sample], clients: int, warm: Sample,
             url = f"sqlite:///{workdir / 'intake.db'}"
         relay = CaptureRelay().start()
         stack.callback(relay.stop)
-        env = serve_env(url, free_port(), relay.port, workdir)
-        serve = ServeProcess(env, workdir).start()
-        stack.callback(serve.terminate)
+        serves = []
+        for n in range(processes):  # the first creates the schema; the others share it
+            env = serve_env(url, free_port(), relay.port, workdir)
+            serves.append(ServeProcess(env, workdir, f"serve{n}").start())
+            stack.callback(serves[-1].terminate)
         counter = Counter(url)
         stack.callback(counter.dispose)
-        send(serve.smtp_port, [warm], 1)  # loads the classifier and templates
-        if not wait_for(lambda: counter.messages() == 1 and counter.unfinished() == 0, 120):
-            raise RuntimeError("warm-up message was not processed: " + serve.log()[-800:])
-        sent = send(serve.smtp_port, samples, clients)
-        expected = len(sent.accepted) + 1
+        for n, serve in enumerate(serves):  # each loads its classifier and templates
+            one = replace(warm, message_id=f"{n}.{warm.message_id}",
+                          raw=warm.raw.replace(b"<" + warm.message_id.encode(),
+                                               f"<{n}.{warm.message_id}".encode()))
+            send(serve.smtp_port, [one], 1)
+            if not wait_for(lambda k=n: counter.messages() == k + 1
+                            and counter.unfinished() == 0, 120):
+                raise RuntimeError("warm-up message was not processed: " + serve.log()[-800:])
+        sent = send([s.smtp_port for s in serves], samples, clients)
+        expected = len(sent.accepted) + processes
         wait_for(lambda: counter.messages() >= expected and counter.unfinished() == 0,
                  DRAIN_TIMEOUT, interval=0.05)
         drained = time.perf_counter()
@@ -198,41 +208,42 @@ def bot_round(db: str, samples: list[Sample], clients: int, warm: Sample,
         letters_done = time.perf_counter() if letters_ok else None
         stored = {r[0] for r in counter.rows("SELECT external_id FROM messages")}
         lost = len(set(sent.accepted) - stored)
-        return Round("bot", db, sent, drained, letters_done, len(stored) - 1, lost,
-                     relay.count() - 1)  # less the warm-up message's letter
+        return Round("bot", db, sent, drained, letters_done, len(stored) - processes, lost,
+                     relay.count() - processes)  # less the warm-up messages' letters
 
 
 def _ms(seconds: float) -> str:
     return f"{seconds * 1000:.1f}"
 
 
-def summarise(db: str, bare: list[Round], bot: list[Round]) -> list[str]:
+def summarise(db: str, bare: list[Round], bots: dict[str, list[Round]]) -> list[str]:
     a = median([r.rate for r in bare])
-    b = median([r.rate for r in bot])
     rows = []
-    for name, rounds, rate in (("(a) bare aiosmtpd, discard", bare, a),
-                               ("(b) intake-bot serve, full path", bot, b)):
+    for name, rounds in (("(a) bare aiosmtpd, discard", bare), *bots.items()):
         lat = [x for r in rounds for x in r.sent.latencies]
-        rows.append(f"| {db} | {name} | {rate:.1f} | "
+        rows.append(f"| {db} | {name} | {median([r.rate for r in rounds]):.1f} | "
                     f"{' / '.join(f'{r.rate:.1f}' for r in rounds)} | {_ms(percentile(lat, 50))}"
                     f" | {_ms(percentile(lat, 95))} | {_ms(percentile(lat, 99))} |")
-    rows.append(f"| {db} | ratio b/a | {b / a if a else 0:.3f} | | | | |")
+    for name, rounds in bots.items():
+        b = median([r.rate for r in rounds])
+        rows.append(f"| {db} | ratio {name.split()[0]} / (a) | {b / a if a else 0:.3f} "
+                    "| | | | |")
     return rows
 
 
-def loss_lines(db: str, bot: list[Round]) -> list[str]:
+def loss_lines(db: str, bot: list[Round], label: str = "") -> list[str]:
     out = []
     for i, r in enumerate(bot, 1):
         accept_rate = len(r.sent.accepted) / max(1e-9, r.sent.last_reply - r.sent.started)
         letters = (f"{r.letters_done - r.sent.started:.1f} s"
                    if r.letters_done is not None else "not drained")
-        out.append(f"| {db} | {i} | {len(r.sent.accepted)} | {r.stored} | {r.lost} | "
+        out.append(f"| {db}{label} | {i} | {len(r.sent.accepted)} | {r.stored} | {r.lost} | "
                    f"{r.sent.refused or '-'} | {accept_rate:.1f} | "
                    f"{r.finished - r.sent.started:.1f} s | {r.letters} | {letters} |")
     return out
 
 
-def run(dbs: list[str], rounds: int, count: int, clients: int) -> str:
+def run(dbs: list[str], rounds: int, count: int, clients: int, pg_processes: int) -> str:
     table = ["| database | server | msg/s (median) | per round | DATA→250 p50 ms | p95 ms | "
              "p99 ms |", "|---|---|---|---|---|---|---|"]
     losses = ["| database | round | 250s | stored | lost | refused | 250s/s | drained after "
@@ -240,7 +251,8 @@ def run(dbs: list[str], rounds: int, count: int, clients: int) -> str:
     samples_size = 0
     profiles: list[str] = []
     for db in dbs:
-        bare, bot = [], []
+        bare, bot, many = [], [], []
+        many_name = f"(c) {pg_processes} serve processes on one PostgreSQL, full path"
         for n in range(rounds):
             samples = make_messages(count, seed=n, tag=f"r{n}-{time.time_ns()}")
             warm = make_messages(1, seed=99, tag=f"warm{n}-{time.time_ns()}")[0]
@@ -250,15 +262,28 @@ def run(dbs: list[str], rounds: int, count: int, clients: int) -> str:
                 bot.append(bot_round(db, samples, clients, warm, Path(tmp)))
             print(f"{db} round {n + 1}: bare {bare[-1].rate:.1f} msg/s, bot "
                   f"{bot[-1].rate:.1f} msg/s, lost {bot[-1].lost}", flush=True)
-        table += summarise(db, bare, bot)
+            if db == "postgres" and pg_processes > 1:
+                samples = make_messages(count, seed=n, tag=f"c{n}-{time.time_ns()}")
+                with tempfile.TemporaryDirectory(prefix="intake-bench-") as tmp:
+                    many.append(bot_round(db, samples, clients, warm, Path(tmp),
+                                          pg_processes))
+                print(f"{db} round {n + 1}: {pg_processes} processes {many[-1].rate:.1f} "
+                      f"msg/s, lost {many[-1].lost}", flush=True)
+        bots = {"(b) intake-bot serve, full path": bot}
+        if many:
+            bots[many_name] = many
+        table += summarise(db, bare, bots)
         losses += loss_lines(db, bot)
+        if many:
+            losses += loss_lines(db, many, f" ×{pg_processes}")
         profiles += ["", f"### Where the time goes ({db})", "", profile(db, min(count, 200))]
     kinds = "55 % plain text, 30 % HTML (multipart/alternative), 15 % with a PDF or JPEG"
     return "\n".join([
         stamp(command_line()), "",
         f"{count} messages per round ({samples_size / count / 1024:.0f} KiB on average: "
         f"{kinds}), {clients} concurrent aiosmtplib clients, each on one connection. "
-        f"{rounds} rounds per database, alternating (a) and (b); medians quoted. The bot's "
+        f"{rounds} rounds per database, alternating (a), (b) and on PostgreSQL (c); medians "
+        "quoted. The bot's "
         "rate counts from the first MAIL until every message has a final disposition "
         "(store, parse, screen, classify, case, deadlines, letter, outbox row); letters "
         "are then relayed to a capture SMTP server in the benchmark process.", "",
@@ -273,10 +298,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--messages", type=int, default=200)
     parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--pg-processes", type=int, default=2,
+                        help="also run this many serve processes on one PostgreSQL (c)")
     parser.add_argument("--no-write", action="store_true", help="print only")
     args = parser.parse_args()
     dbs = ["sqlite", "postgres"] if args.db == "both" else [args.db]
-    body = run(dbs, args.rounds, args.messages, args.clients)
+    body = run(dbs, args.rounds, args.messages, args.clients, args.pg_processes)
     print(body)
     if not args.no_write:
         write_section("SMTP throughput", body)
