@@ -77,8 +77,8 @@ COMPLAINT = ci(
     r"disagree|complain\w*\s+about\s+(?:the\s+)?(?:\w+\s+){0,3}(?:inspect\w+|report|"
     r"judgement|visit))"
 )
-INSPECTION_WORDS = ci(r"\b(inspect\w*|report|judgement|draft|findings|hmi|jtai|"
-                      r"joint\s+area\s+review|ofsted)\b")
+INSPECTION_WORDS = ci(r"\b(inspect\w*|judgement|draft|findings|hmi|jtai|"
+                      r"joint\s+area\s+review)\b")
 
 
 def rule_intent(text: str) -> tuple[str | None, str | None]:
