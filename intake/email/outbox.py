@@ -150,6 +150,8 @@ class OutboxWorker:
                 await self.send_due()
             except SQLAlchemyError as exc:
                 log.error("outbox: database error %s", type(exc).__name__)
+            except Exception:  # noqa: BLE001 - the worker outlives one bad pass
+                log.exception("outbox pass failed; retrying on the next poll")
             try:
                 await asyncio.wait_for(stop.wait(), timeout=self.settings.worker_poll_seconds)
             except TimeoutError:
