@@ -46,7 +46,14 @@ ASPECT_RULES: dict[str, re.Pattern[str]] = {
         r"\b(rude\w*|intimidat\w+|aggressive|bias\w*|conflict\s+of\s+interest|"
         r"unprofessional|insensitive|dismissive|shout\w*|belittl\w+|hostile|behaviou?r\s+of|"
         r"conduct|disrespect\w*|arrogan\w+|bull(?:y|ied|ying)\s+(?:staff|us|me)|"
-        r"breach\w*\s+(?:of\s+)?confidential\w*|upset\s+(?:staff|pupils|children))"),
+        r"breach\w*\s+(?:of\s+)?confidential\w*|upset\s+(?:staff|pupils|children|two|the|our|"
+        r"families|parents)|already\s+knew|already\s+decided|decided\s+before|never\s+going\s+"
+        r"to\s+change|pre-?determined|pre-?judged|mind\s+was\s+made\s+up|(?:not|never)\s+"
+        r"declared|did\s+not\s+declare|undeclared|without\s+(?:asking|consent|permission)|"
+        r"searched|let\s+(?:him|her)self\s+in|took\s+a\s+(?:phone\s+)?call|on\s+(?:his|her)\s+"
+        r"phone|did\s+not\s+introduce|humiliat\w+|sarcas\w+|patronis\w+|condescend\w+|"
+        r"mock\w*|laugh\w*|derogator\w+|hung\s+up|raised\s+(?:his|her)\s+voice|in\s+tears|"
+        r"shaken)"),
     "judgement": ci(
         r"\b(judge?ments?|grade[ds]?|grading|requires\s+improvement|inadequate|"
         r"(?:should|deserved?)\s+(?:have\s+been|be)\s+(?:good|outstanding)|unfair\w*|"
@@ -61,7 +68,12 @@ ASPECT_RULES: dict[str, re.Pattern[str]] = {
         r"did\s+not\s+(?:speak|meet|talk|look)|didn'?t\s+(?:speak|meet|talk|look)|"
         r"no\s+(?:one|chance)\s+|delay\w*|communicat\w+|feedback\s+meeting|handbook|"
         r"handling|how\s+the\s+inspection\s+was\s+(?:run|conducted|carried\s+out)|"
-        r"(?:was|were)\s+not\s+(?:given|told|informed|allowed))"),
+        r"(?:was|were)\s+not\s+(?:given|told|informed|allowed)|never\s+met|refused\s+to\s+"
+        r"(?:meet|look|speak|consider)|would\s+not\s+(?:meet|look|wait|listen)|without\s+"
+        r"(?:telling|notice|informing)|no\s+(?:response|reply|answer|draft)|not\s+(?:yet\s+)?"
+        r"(?:received|had)\s+(?:a|the|our|any)\s+(?:draft|report|response)|working\s+days|"
+        r"weeks\s+later|video\s+call|only\s+(?:spoke|met|looked)|did\s+not\s+(?:attend|include|"
+        r"consider|read))"),
 }
 
 
