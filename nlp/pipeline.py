@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-import numpy
 import spacy
 from spacy.attrs import LIKE_NUM
 from spacy.language import Language
@@ -79,7 +78,7 @@ def _number_runs(doc: Doc) -> list[Span]:
     Reading ``doc.text`` builds every token; the LIKE_NUM array does not, so a message
     with no long run of digits costs almost nothing here.
     """
-    numeric = numpy.flatnonzero(doc.to_array([LIKE_NUM]))
+    numeric = doc.to_array(LIKE_NUM).nonzero()[0]
     runs: list[Span] = []
     i = 0
     while i < len(numeric):
