@@ -48,7 +48,7 @@ _PATTERNS = [
 ]
 _RELATIVE = ci(
     r"\b(?P<rel>yesterday|today|this morning|last\s+(?P<lastday>" + "|".join(WEEKDAYS) + r")"
-    r"|(?<=received\s)(?P<rday>" + "|".join(WEEKDAYS) + r")"
+    r"|(?:(?<=received\s)|(?<=published\s))(?P<rday>" + "|".join(WEEKDAYS) + r")"
     r"|on\s+(?P<onday>" + "|".join(WEEKDAYS) + r"))\b"
 )
 
@@ -137,7 +137,7 @@ def _context(text: str, start: int) -> str:
 
 
 # "will be published on 22 May" is a plan, not a publication date (RULES.md 8).
-_FUTURE = ci(r"\b(?:will|to|due\s+to|going\s+to)\s+be\s+(?:published|issued)|is\s+due|"
+_FUTURE = ci(r"\b(?:will|would|to|due\s+to|going\s+to)\s+be\s+(?:published|issued)|is\s+due|"
              r"due\s+(?:out|for\s+publication)|planned|expected\s+to\s+be\s+published")
 
 

@@ -47,7 +47,9 @@ INSPECTION_PHRASES: dict[str, list[str]] = {
     "slac": ["slac", "safeguarding and looked after children",
              "safeguarding and looked-after children",
              "inspection of safeguarding and looked after children services",
-             "safeguarding and lac", "safeguarding & lac", "safeguarding and lac inspection"],
+             "safeguarding and lac", "safeguarding & lac", "safeguarding and lac inspection",
+             "looked after children inspection", "looked-after children inspection",
+             "inspection of looked after children"],
 }
 
 # Inspectorates outside this bot's label set: a message solely about their work is
@@ -59,7 +61,8 @@ OTHER_BODY_PHRASES = ["estyn", "care inspectorate wales", "education scotland",
 OFSTED_WORK = ci(
     r"\b(?:lead\s+inspector|ofsted\s+inspectors?|hmi\b(?!\s+probation)|ofsted'?s\s+"
     r"(?:inspection|report|judgement|findings|inspector)|inspected\s+by\s+ofsted|"
-    r"ofsted\s+(?:inspection|report|judgement|visit))"
+    r"ofsted\s+(?:inspection|report|judgement|visit)|by\s+ofsted|ofsted\s+and\s+(?:the\s+)?"
+    r"(?:cqc|care\s+quality)|area\s+send)"
 )
 # Words that say an inspection was one agency's alone.
 SINGLE_AGENCY = ci(

@@ -125,6 +125,15 @@ def build_pipeline() -> Language:
     return nlp
 
 
+def refresh_rules(nlp: Language) -> None:
+    """Load the phrase patterns from ``nlp.patterns`` into a loaded pipeline's span ruler, so
+    a new spelling in the code takes effect without retraining (the model keeps weights;
+    the rules live in code)."""
+    ruler = nlp.get_pipe("span_ruler")
+    ruler.clear()  # type: ignore[attr-defined]
+    ruler.add_patterns(ruler_patterns())  # type: ignore[attr-defined]
+
+
 def initialize(nlp: Language, get_examples: Callable[[], Iterable[Example]]) -> Optimizer:
     """Initialise the classifiers, then load the rules (initialising clears the ruler).
 

@@ -26,6 +26,7 @@ from nlp.pipeline import (
     MENTIONS,
     PHONES,
     phone_numbers,  # noqa: F401 - registers the component for spacy.load
+    refresh_rules,
 )
 from nlp.rules import (
     Mentions,
@@ -134,6 +135,7 @@ class SpacyClassifier:
 
     def __init__(self, nlp: Language) -> None:
         self.nlp = nlp
+        refresh_rules(nlp)
         meta = nlp.meta.get("intake", {})
         self.version: str = meta.get("model_version", f"spacy-{nlp.meta.get('version')}")
         self.thresholds: dict[str, float] = {"safeguarding": 0.2, "aspects": 0.45,
