@@ -64,6 +64,12 @@ OFSTED_WORK = ci(
     r"ofsted\s+(?:inspection|report|judgement|visit)|by\s+ofsted|ofsted\s+and\s+(?:the\s+)?"
     r"(?:cqc|care\s+quality)|area\s+send)"
 )
+# Words that put a joint inspection's findings as a whole, or its whole team, in question:
+# that is the lead inspectorate's, Ofsted's (``004_…`` Annex D).
+WHOLE_INSPECTION = ci(
+    r"\b(?:overall|as\s+a\s+whole|whole\s+(?:letter|report)|"
+    r"(?:both|two|all)\s+(?:judgements|findings|matters|grades))\b"
+)
 # Words that say an inspection was one agency's alone.
 SINGLE_AGENCY = ci(
     r"\b(?:single[- ]agency|police[- ]only|not\s+(?:a\s+)?joint|not\s+ofsted|"

@@ -20,6 +20,7 @@ from nlp.patterns import (
     OTHER_BODY_RE,
     SERVICE_RES,
     SINGLE_AGENCY,
+    WHOLE_INSPECTION,
 )
 from nlp.text import ci, lower
 
@@ -34,6 +35,7 @@ class Mentions:
     other_body: bool = False  # an inspectorate outside the label set (Estyn, ...)
     ofsted_work: bool = False  # Ofsted's own inspection, inspector or report named
     single_agency: bool = False  # "police-only", "not a joint inspection", ...
+    whole_inspection: bool = False  # "the overall finding", "the review team", ...
 
 
 def text_signals(text: str) -> dict[str, bool]:
@@ -41,7 +43,8 @@ def text_signals(text: str) -> dict[str, bool]:
     low = lower(text)
     return {"other_body": bool(OTHER_BODY_RE.search(low)),
             "ofsted_work": bool(OFSTED_WORK.search(low)),
-            "single_agency": bool(SINGLE_AGENCY.search(low))}
+            "single_agency": bool(SINGLE_AGENCY.search(low)),
+            "whole_inspection": bool(WHOLE_INSPECTION.search(low))}
 
 
 def find_mentions(text: str) -> Mentions:
@@ -94,7 +97,12 @@ def decide_inspectorates(mentions: Mentions, intent: str, regime: str,
     others = named - {"ofsted", "audit_commission"}
     if regime == "jar" and (corporate or "audit_commission" in named):
         others.add("audit_commission")
-    return sorted(others) or ["ofsted"]
+    if not others:
+        return [] if regime == "external" else ["ofsted"]
+    joint = regime in ("jtai", "jar", "slac") and not corporate
+    if joint and (mentions.ofsted_work or mentions.whole_inspection):
+        others.add("ofsted")  # Ofsted's inspector, or the findings as a whole (004_ Annex D)
+    return sorted(others)
 
 
 # Safeguarding (RULES.md 1): a child at risk of harm now, or a risk still present. Two

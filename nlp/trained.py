@@ -14,6 +14,7 @@ from pathlib import Path
 import spacy
 from spacy.language import Language
 from spacy.tokens import Doc
+from spacy.util import filter_spans
 
 from intake.classify import ClassifyInput
 from intake.records import Classification
@@ -46,7 +47,8 @@ BATCH_SIZE = 256
 def doc_mentions(doc: Doc, text: str) -> Mentions:
     """Inspectorates, inspection types and services the span ruler found."""
     found: dict[str, set[str]] = {"INSPECTORATE": set(), "INSPECTION": set(), "SERVICE": set()}
-    for span in doc.spans.get(MENTIONS, []):
+    # "HMI Probation" also contains Ofsted's "HMI": keep the longest of overlapping names.
+    for span in filter_spans(list(doc.spans.get(MENTIONS, []))):
         found[span.label_].add(span.id_)
     if JAR_UPPER.search(text):
         found["INSPECTION"].add("jar")
