@@ -137,3 +137,9 @@ def test_phone_component_keeps_only_valid_numbers(settings: Settings) -> None:
     assert [span.id_ for span in doc.spans["phones"]] == ["0121 496 0000", "020 7946 0958"]
     c = classify("The inspector was rude. Call me on 020 7946 0958 after 4pm.")
     assert c.contact.phone == "020 7946 0958"
+
+
+def test_hmi_probation_is_not_also_ofsteds_hmi(settings: Settings) -> None:
+    c = classify("Where can I find HMI Probation's latest report on our youth justice "
+                 "service?")
+    assert c.inspectorates == ["hmi_probation"]

@@ -99,3 +99,14 @@ def test_more_withhold_and_escalation_wordings() -> None:
     # An FOI internal review is part of the information request, not an escalation.
     assert rule_intent("I am unhappy with Ofsted's response to my FOI request and would "
                        "like an internal review.")[0] == "information_request"
+
+
+def test_joint_inspection_complaints_add_ofsted_only_for_its_own_part() -> None:
+    both = find_mentions("In the JTAI the HMIC inspector was rude, and we also dispute the "
+                         "overall finding on missing children.")
+    assert decide_inspectorates(both, "complaint", "jtai") == ["hmic", "ofsted"]
+    police_only = find_mentions("In the JTAI the HMIC inspector was rude to our sergeant.")
+    assert decide_inspectorates(police_only, "complaint", "jtai") == ["hmic"]
+    estyn = find_mentions("Estyn inspected our school in Wrexham and the draft is wrong.")
+    assert decide_regime(estyn, "complaint")[0] == "external"
+    assert decide_inspectorates(estyn, "complaint", "external") == []
