@@ -33,7 +33,8 @@ WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", 
 _MONTH = r"(?P<month>" + "|".join(sorted(MONTHS, key=len, reverse=True)) + r")\.?"
 _DAY = r"(?P<day>[0-3]?\d)(?:st|nd|rd|th)?"
 _YEAR = r"(?P<year>(?:19|20)\d\d)"
-_DAY_RANGE = r"(?:[0-3]?\d(?:st|nd|rd|th)?\s*(?:-|–|to|and|&)\s*)?"
+# "3 and 4 March", "10-14 June": the first day of a range, kept as a date of its own.
+_DAY_RANGE = r"(?:(?P<first>[0-3]?\d)(?:st|nd|rd|th)?\s*(?:-|–|to|and|&)\s*)?"
 
 # Each pattern names day, month and optionally year groups.
 _PATTERNS = [
@@ -172,6 +173,11 @@ def find_dates(text: str, received: date) -> list[FoundDate]:
             if value is not None:
                 spans.append((match.start(), match.end(), value))
                 taken.append((match.start(), match.end()))
+                first = groups.get("first")
+                start = _to_date(first, groups["month"], str(value.year), received) \
+                    if first else None
+                if start is not None and start < value:
+                    spans.append((match.start(), match.end(), start))
     for match in _RELATIVE.finditer(text):
         if any(match.start() < e and s < match.end() for s, e in taken):
             continue

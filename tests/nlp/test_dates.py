@@ -63,3 +63,8 @@ def test_a_date_after_the_received_date_is_not_a_publication_date() -> None:
 
 def test_impossible_dates_are_ignored() -> None:
     assert find_dates("on 31/02/2025 and 45/13/2025", RECEIVED) == []
+
+
+def test_a_range_of_inspection_days_gives_both_ends() -> None:
+    facts = date_facts("We were inspected on 3 and 4 March 2025.", RECEIVED)
+    assert facts.inspection_dates == [date(2025, 3, 3), date(2025, 3, 4)]
