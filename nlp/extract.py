@@ -155,14 +155,14 @@ def find_role(text: str) -> str | None:
     return best[1] if best else None
 
 
-_NAME = r"([A-Z][a-z'’-]+(?:\s+[A-Z][a-z'’-]+){1,3})"
+_NAME = r"([A-Z][a-z'’-]+(?:[ \t]+[A-Z][a-z'’-]+){1,3})"  # one line: never a job title below
 _SIGN_OFF = re.compile(
     r"(?:yours\s+(?:sincerely|faithfully)|kind\s+regards|best\s+regards|warm\s+regards|"
     r"many\s+thanks|regards|best\s+wishes|thank\s+you|thanks)[,.!]?\s*\n+\s*"
     r"(?:(?:Mr|Mrs|Ms|Miss|Dr|Prof)\.?\s+)?" + _NAME + r"\b",
     re.IGNORECASE,
 )
-_MY_NAME = re.compile(r"\b(?:my\s+name\s+is|I\s+am|I'm)\s+(?:(?:Mr|Mrs|Ms|Miss|Dr)\.?\s+)?"
+_MY_NAME = re.compile(r"\b(?:[Mm]y\s+name\s+is|I\s+am|I'm)\s+(?:(?:Mr|Mrs|Ms|Miss|Dr)\.?\s+)?"
                       + _NAME + r"\b")
 _SIGN_OFF_CUE = re.compile(r"sincerely|faithfully|regards|thank|wishes")
 _MY_NAME_CUES = ("my name", "i am ", "i'm ")

@@ -89,3 +89,10 @@ def test_postal_address_ends_at_the_postcode_and_starts_at_the_street() -> None:
     letter = "Yours sincerely\nJo Bloggs\n12 High Street\nOakfield\nLeeds LS1 4AB\n"
     assert find_address(letter) == "12 High Street, Oakfield, Leeds LS1 4AB"
     assert find_address("The inspector was rude. URN 123456.") is None
+
+
+def test_names_stay_on_one_line_and_my_name_is_counts() -> None:
+    from nlp.extract import find_name
+
+    assert find_name("Regards\nHannah Oduya\nHeadteacher\nLarkfield") == "Hannah Oduya"
+    assert find_name("My name is Sam Green and I am a parent.") == "Sam Green"
