@@ -72,6 +72,10 @@ def compare(examples: Sequence[LabelledExample], preds: Sequence[Classification]
         "draft_received exact": accuracy([e.draft_received for e in examples],
                                          [p.draft_received for p in preds]),
     }
+    wrong = [p for e, p in zip(examples, preds, strict=True) if e.intent != p.intent]
+    figures["marked for review"] = sum(p.needs_review for p in preds) / max(1, len(preds))
+    figures["wrong intents marked for review"] = (
+        sum(p.needs_review for p in wrong) / len(wrong) if wrong else 1.0)
     misses = [e.id for e, p in zip(examples, preds, strict=True)
               if e.intent != p.intent or (e.safeguarding and not p.safeguarding)]
     return Scores(name, len(examples), intent, aspects, inspectorates, regime, figures,
