@@ -94,8 +94,6 @@ def test_parser_reads_mail_and_refuses_the_rest_with_input_error(path: Path) -> 
     assert starts_with_headers(raw), "bytes that are not mail were read as mail"
 
 
-@pytest.mark.xfail(strict=True, reason="screen: a mail delivery system's address is "
-                   "checked in From only, not in the envelope sender")
 def test_bounce_with_a_mailer_daemon_envelope_sender_is_screened(settings: Settings) -> None:
     # Envelope MAILER-DAEMON@..., From: a virus scanner; answered with a letter today.
     raw = (CORPUS / "flufl.bounce" / "simple_15.eml").read_bytes()
@@ -104,8 +102,6 @@ def test_bounce_with_a_mailer_daemon_envelope_sender_is_screened(settings: Setti
     assert found is not None and found.disposition == BOUNCE
 
 
-@pytest.mark.xfail(strict=True, reason="screen: a delivery failure subject marks a bounce "
-                   "only with a null reverse-path; appliances bounce from real addresses")
 def test_delivery_failure_from_a_gateway_address_is_screened(settings: Settings) -> None:
     # From and envelope sender Symantec_AntiVirus_for_SMTP_Gateways@..., subject
     # "Delivery failure notification": answered with a letter today.
@@ -116,8 +112,6 @@ def test_delivery_failure_from_a_gateway_address_is_screened(settings: Settings)
     assert found is not None and found.disposition == BOUNCE
 
 
-@pytest.mark.xfail(strict=True, reason="parse: an inline text/plain part that carries a "
-                   "file name is taken for an attachment, so the body text comes out empty")
 @pytest.mark.parametrize("name", ["msg_04.eml", "msg_44.eml"])
 def test_inline_text_part_with_a_file_name_is_body_text(name: str) -> None:
     # msg_04: Content-Disposition: inline; filename="msg.txt".
@@ -126,8 +120,6 @@ def test_inline_text_part_with_a_file_name_is_body_text(name: str) -> None:
     assert "a simple kind of mirror" in parsed.text
 
 
-@pytest.mark.xfail(strict=True, reason="body: text in a wrong declared charset is decoded "
-                   "with replacement characters even when it is valid UTF-8")
 def test_utf8_body_declared_as_gb2312_is_read_as_utf8() -> None:
     # Content-Type: text/plain;charset="GB2312", but the bytes are UTF-8 Chinese.
     parsed = parse_email((CORPUS / "mail-parser" / "mail_test_12.eml").read_bytes())

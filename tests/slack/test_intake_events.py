@@ -117,9 +117,11 @@ async def test_edit_and_delete_are_recorded_not_new_cases(slack_bot: SlackHarnes
                                                  "slack_message_edited"]
     assert {e.case_reference for e in entries} == {case.reference}
     assert all(e.detail["ts"] == original["ts"] for e in entries)
-    notes = await slack_bot.fake.wait_for("chat.postMessage", count=3, timeout=10)
+    # The triage post, the letter's note, and one note each for the edit and the deletion.
+    notes = await slack_bot.fake.wait_for("chat.postMessage", count=4, timeout=10)
     triage_ts = notes[0].response["ts"]
-    threaded = [n for n in notes if n.params.get("thread_ts") == triage_ts]
+    threaded = [n for n in notes if n.params.get("thread_ts") == triage_ts
+                and " was " in n.params["text"]]
     assert sorted(n.params["text"].split(" was ")[1].split()[0] for n in threaded) == [
         "deleted", "edited"]
     assert all("edited text" not in n.params["text"] for n in notes)
