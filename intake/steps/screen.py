@@ -18,7 +18,7 @@ def screen_machines(ctx: Context) -> None:
     from intake.email.screen import screen
 
     assert ctx.parsed is not None
-    verdict = screen(ctx.parsed, ctx.message.sender, ctx.settings)
+    verdict = screen(ctx.parsed, ctx.message.sender, ctx.settings, raw=ctx.message.raw)
     if verdict is None:
         return
     if verdict.disposition == BOUNCE:
