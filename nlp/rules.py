@@ -166,13 +166,19 @@ def safeguarding_rule(text: str, provider_concern: bool = True) -> tuple[bool, s
     if not _ACT.search(head) and not (provider_concern and _TOPIC.search(head)):
         return False, None
     resolved = bool(_RESOLVED.search(head)) and not _ONGOING.search(head)
-    sentences = _SENTENCE.split(head)
-    for i, sentence in enumerate(sentences):
-        act = _ACT.search(sentence)
-        # The child is often named a sentence or two before the act ("My son is 12. ...").
-        nearby = " ".join(sentences[max(0, i - 2):i + 1])
-        if act and _CHILD.search(nearby) and not resolved:
-            return True, act.group(0)
+    if not resolved:
+        sentences = _SENTENCE.split(head)
+        child: dict[int, bool] = {}
+        for i, sentence in enumerate(sentences):
+            act = _ACT.search(sentence)
+            if act is None:
+                continue
+            # The child is often named a sentence or two before the act ("My son is 12.").
+            for j in range(i, max(-1, i - 3), -1):
+                if j not in child:
+                    child[j] = bool(_CHILD.search(sentences[j]))
+                if child[j]:
+                    return True, act.group(0)
     if provider_concern and not resolved:
         topic = _TOPIC.search(head)
         if topic:
