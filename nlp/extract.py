@@ -156,12 +156,12 @@ def find_role(text: str) -> str | None:
 
 
 _NAME = r"([A-Z][a-z'’-]+(?:[ \t]+[A-Z][a-z'’-]+){1,3})"  # one line: never a job title below
-_SIGN_OFF = re.compile(
+# The sign-off is found in lower-cased text; the name after it must be capitalised.
+_SIGN_OFF = ci(
     r"(?:yours\s+(?:sincerely|faithfully)|kind\s+regards|best\s+regards|warm\s+regards|"
-    r"many\s+thanks|regards|best\s+wishes|thank\s+you|thanks)[,.!]?\s*\n+\s*"
-    r"(?:(?:Mr|Mrs|Ms|Miss|Dr|Prof)\.?\s+)?" + _NAME + r"\b",
-    re.IGNORECASE,
+    r"many\s+thanks|regards|best\s+wishes|thank\s+you|thanks)[,.!]?[ \t]*\n+\s*"
 )
+_NAME_AT = re.compile(r"(?:(?:Mr|Mrs|Ms|Miss|Dr|Prof)\.?\s+)?" + _NAME + r"\b")
 _MY_NAME = re.compile(r"\b(?:[Mm]y\s+name\s+is|I\s+am|I'm)\s+(?:(?:Mr|Mrs|Ms|Miss|Dr)\.?\s+)?"
                       + _NAME + r"\b")
 _SIGN_OFF_CUE = re.compile(r"sincerely|faithfully|regards|thank|wishes")
@@ -173,14 +173,17 @@ _NOT_NAMES = {"the", "a", "an", "head", "headteacher", "writing", "very", "not",
 def find_name(text: str) -> str | None:
     """The writer's name from a sign-off or "my name is"; ``None`` when unsure."""
     low = lower(text)
-    patterns = [p for p, wanted in ((_SIGN_OFF, bool(_SIGN_OFF_CUE.search(low))),
-                                    (_MY_NAME, any(c in low for c in _MY_NAME_CUES)))
-                if wanted]
-    for pattern in patterns:
-        for match in pattern.finditer(text):
-            name = match.group(1).strip()
-            if name.split()[0].lower() not in _NOT_NAMES:
-                return name
+    candidates: list[str] = []
+    if _SIGN_OFF_CUE.search(low):
+        for sign_off in _SIGN_OFF.finditer(low):
+            match = _NAME_AT.match(text, sign_off.end())
+            if match:
+                candidates.append(match.group(1))
+    if any(c in low for c in _MY_NAME_CUES):
+        candidates += [m.group(1) for m in _MY_NAME.finditer(text)]
+    for name in candidates:
+        if name.split()[0].lower() not in _NOT_NAMES:
+            return name.strip()
     return None
 
 
