@@ -135,12 +135,18 @@ _ROLE_PATTERNS = [
         r"proprietor|owner|(?:nursery|registered|setting)\s+manager|childminder|chair\s+of\s+"
         r"governors)|(?:our|my)\s+(?:school|nursery|academy|setting|pre-?school|college|"
         r"children'?s\s+home|provision|staff|pupils|trust)|I\s+am\s+a\s+(?:registered\s+)?"
-        r"childminder|head\s*teacher\s+of)\b")),
+        r"childminder|head\s*teacher\s+of|caller\s+is\s+(?:a|the)\s+(?:head\s*teacher|"
+        r"(?:nursery\s+|registered\s+|setting\s+)?manager|owner|childminder|deputy\s+head|"
+        r"principal|proprietor)|(?:head\s*teacher|registered\s+manager|nursery\s+owner|"
+        r"nursery\s+manager|proprietor)\s+(?:of|at)\b)\b")),
     ("parent_carer", ci(
         r"\b((?:my|our)\s+(?:son|daughter|child|children|grandson|granddaughter|"
         r"grandchild|foster\s+child|step-?son|step-?daughter|little\s+one|boy|girl|kids?)|"
         r"I\s+am\s+(?:a\s+)?(?:parent|carer|mum|mother|dad|father|foster\s+carer)|"
-        r"as\s+a\s+(?:parent|carer|foster\s+carer|mum|dad))\b")),
+        r"as\s+a\s+(?:parent|carer|foster\s+carer|mum|dad)|caller\s+is\s+(?:a|the)\s+(?:parent|"
+        r"mother|father|mum|dad|grandparent|grandmother|grandfather|foster\s+carer)|"
+        r"caller:?\s+(?:\w+\s+){0,3}(?:mum|dad|mother|father|parent|grandmother|grandfather)\b|"
+        r"(?:mother|father|mum|dad|parent|grandparent)\s+of\s+(?:a|an|the|two|three)\b)\b")),
 ]
 
 

@@ -96,3 +96,8 @@ def test_names_stay_on_one_line_and_my_name_is_counts() -> None:
 
     assert find_name("Regards\nHannah Oduya\nHeadteacher\nLarkfield") == "Hannah Oduya"
     assert find_name("My name is Sam Green and I am a parent.") == "Sam Green"
+
+
+def test_roles_from_operators_phone_notes() -> None:
+    assert find_role("Caller is a mother, son (3) at Bluebell Pre-School.") == "parent_carer"
+    assert find_role("Caller is the registered manager of Oak House.") == "provider"
