@@ -73,7 +73,10 @@ ASPECT_RULES: dict[str, re.Pattern[str]] = {
         r"(?:telling|notice|informing)|no\s+(?:response|reply|answer|draft)|not\s+(?:yet\s+)?"
         r"(?:received|had)\s+(?:a|the|our|any)\s+(?:draft|report|response)|working\s+days|"
         r"weeks\s+later|video\s+call|only\s+(?:spoke|met|looked)|did\s+not\s+(?:attend|include|"
-        r"consider|read))"),
+        r"consider|read)|arrived\s+(?:at\s+\d|early|before|unannounced)|turned\s+up|without\s+"
+        r"arranging|refused\s+to\s+show|did\s+not\s+(?:meet|see)|only\s+saw|(?:nobody|no\s+one)\s+"
+        r"spoke|not\s+(?:been\s+)?(?:acknowledged|answered)|no\s+(?:review|acknowledge?ment)|"
+        r"it\s+has\s+been\s+\d+|case\s+sample)"),
 }
 
 
