@@ -15,6 +15,7 @@ import asyncio
 import base64
 import logging
 import quopri
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from types import SimpleNamespace
 
@@ -169,7 +170,7 @@ def test_bytes_that_are_not_mail_only_ever_raise_input_error(raw: bytes) -> None
 
 
 @pytest.fixture
-def fuzz_settings(settings: Settings, tmp_path: object) -> Settings:
+def fuzz_settings(settings: Settings) -> Iterator[Settings]:
     with override_settings(database_url=settings.database_url,
                            mailboxes=["enquiries@example.org"]) as s:
         yield s

@@ -29,6 +29,7 @@ from bench.corpus import Sample
 from bench.serve_process import CaptureRelay, ServeProcess, free_port, serve_env
 
 MAILBOX = "enquiries@example.org"
+Serves = Callable[..., ServeProcess]  # the ``serves`` fixture's type
 
 
 @pytest.fixture

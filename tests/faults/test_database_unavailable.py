@@ -20,7 +20,7 @@ from bench.serve_process import PG_ADMIN_URL, CaptureRelay, Counter, ServeProces
 from intake.cases.db import Store
 from intake.email.server import SmtpIntake
 from intake.settings import override_settings
-from tests.faults.conftest import MAILBOX, deliver, log_entries
+from tests.faults.conftest import MAILBOX, Serves, deliver, log_entries
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(90)]
 
@@ -51,8 +51,8 @@ def _allow_connections(database: str, allowed: bool) -> None:
 
 @pytest.mark.postgres
 def test_postgres_down_answers_451_then_stores_the_retry(
-        pg_url: str, relay: CaptureRelay, serves: object) -> None:
-    serve: ServeProcess = serves(pg_url, relay.port)  # type: ignore[operator]
+        pg_url: str, relay: CaptureRelay, serves: Serves) -> None:
+    serve: ServeProcess = serves(pg_url, relay.port)
     first, second = make_messages(2, seed=3, tag="pg-down")
     assert asyncio.run(_send(serve.smtp_port, first.raw))[0] == 250
     database = pg_url.rsplit("/", 1)[1]
@@ -76,9 +76,9 @@ def test_postgres_down_answers_451_then_stores_the_retry(
 
 
 def test_sqlite_locked_waits_and_then_stores(tmp_path: Path, relay: CaptureRelay,
-                                             serves: object) -> None:
+                                             serves: Serves) -> None:
     url = f"sqlite:///{tmp_path / 'intake.db'}"
-    serve: ServeProcess = serves(url, relay.port)  # type: ignore[operator]
+    serve: ServeProcess = serves(url, relay.port)
     [sample] = make_messages(1, seed=4, tag="locked")
     lock = sqlite3.connect(tmp_path / "intake.db", isolation_level=None,
                            check_same_thread=False)
@@ -101,9 +101,9 @@ def test_sqlite_locked_waits_and_then_stores(tmp_path: Path, relay: CaptureRelay
 
 
 def test_sqlite_locked_past_the_busy_timeout_answers_451(
-        tmp_path: Path, relay: CaptureRelay, serves: object) -> None:
+        tmp_path: Path, relay: CaptureRelay, serves: Serves) -> None:
     url = f"sqlite:///{tmp_path / 'intake.db'}"
-    serve: ServeProcess = serves(url, relay.port)  # type: ignore[operator]
+    serve: ServeProcess = serves(url, relay.port)
     [sample] = make_messages(1, seed=9, tag="locked-long")
     lock = sqlite3.connect(tmp_path / "intake.db", isolation_level=None)
     lock.execute("BEGIN EXCLUSIVE")  # held past the store's 30-second busy timeout

@@ -8,17 +8,21 @@ import errno
 import hashlib
 import logging
 import os
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
 
-from intake.cases.db import Store
+from bench.corpus import make_messages
+from bench.serve_process import Counter, ServeProcess, wait_for
+from intake.cases.db import Store, upgrade
 from intake.cases.models import Attachment, Message
 from intake.pipeline import accept, process_message, process_pending
 from intake.records import IntakeRecord
 from intake.settings import Settings, override_settings
+from tests.faults.conftest import Serves, deliver, log_entries
 
 pytestmark = pytest.mark.skipif(not os.path.exists("/dev/full"),
                                 reason="needs /dev/full to stand in for a full disk")
@@ -39,7 +43,7 @@ def _mail() -> bytes:
 
 
 @pytest.fixture
-def disk_settings(tmp_path: Path, settings: Settings) -> Settings:
+def disk_settings(tmp_path: Path, settings: Settings) -> Iterator[Settings]:
     with override_settings(database_url=settings.database_url, attachments_in_db=False,
                            attachments_dir=tmp_path / "attachments",
                            mailboxes=["enquiries@example.org"]) as s:
@@ -100,19 +104,14 @@ def _big_mail(n: int, size: int) -> bytes:
 @pytest.mark.slow
 @pytest.mark.timeout(90)
 def test_full_disk_under_serve_spools_then_answers_451_and_loses_no_250(
-        tmp_path: Path, serves: object) -> None:
+        tmp_path: Path, serves: Serves) -> None:
     """Every file serve writes is capped (RLIMIT_FSIZE), as on a full disk: the database
     stops taking mail, the spool takes what fits (250), a message too big for either gets
     451 with a clear log line, and after space is back every 250 is stored exactly once."""
-    from bench.corpus import make_messages
-    from bench.serve_process import Counter, ServeProcess, wait_for
-    from intake.cases.db import upgrade
-    from tests.faults.conftest import deliver, log_entries
-
     url = f"sqlite:///{tmp_path / 'intake.db'}"
     upgrade(url)
     room = max(p.stat().st_size for p in tmp_path.glob("intake.db*")) + 200_000
-    full: ServeProcess = serves(url, 1, name="full", file_size_limit=room,  # type: ignore[operator]
+    full: ServeProcess = serves(url, 1, name="full", file_size_limit=room,
                                 INTAKE_SMTP_SPOOL="true")
     samples = [s for s in make_messages(40, seed=11, tag="full") if s.kind == "attachment"]
     sent = deliver(full.smtp_port, samples[:5], clients=1)
@@ -128,7 +127,7 @@ def test_full_disk_under_serve_spools_then_answers_451_and_loses_no_250(
     assert "database unavailable: message spooled" in lines
     assert "database and spool both failed (OSError)" in lines
 
-    again: ServeProcess = serves(url, 1, name="again", INTAKE_SMTP_SPOOL="true")  # type: ignore[operator]
+    again: ServeProcess = serves(url, 1, name="again", INTAKE_SMTP_SPOOL="true")
     db = Counter(url)
     try:
         assert wait_for(lambda: db.messages() >= 5 and not list(

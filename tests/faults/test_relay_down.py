@@ -10,16 +10,16 @@ import pytest
 
 from bench.corpus import make_messages
 from bench.serve_process import CaptureRelay, Counter, ServeProcess, free_port, wait_for
-from tests.faults.conftest import deliver
+from tests.faults.conftest import Serves, deliver
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(90)]
 
 
 def test_letters_wait_for_the_relay_and_none_is_lost_or_doubled(
-        tmp_path: Path, serves: object) -> None:
+        tmp_path: Path, serves: Serves) -> None:
     relay_port = free_port()  # nothing listens there yet: the relay is down
     url = f"sqlite:///{tmp_path / 'intake.db'}"
-    serve: ServeProcess = serves(url, relay_port)  # type: ignore[operator]
+    serve: ServeProcess = serves(url, relay_port)
     samples = make_messages(6, seed=1, tag="relay-down")
     sent = deliver(serve.smtp_port, samples, clients=2)
     assert len(sent.accepted) == 6 and not sent.codes and not sent.errors

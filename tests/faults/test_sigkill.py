@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import signal
 from collections import Counter as Tally
+from collections.abc import Callable
 from datetime import UTC, datetime
 from email import message_from_bytes
 from pathlib import Path
@@ -16,7 +17,7 @@ from sqlalchemy import update
 from bench.corpus import make_messages
 from bench.serve_process import CaptureRelay, Counter, ServeProcess, wait_for
 from intake.cases.models import OutboxItem
-from tests.faults.conftest import Delivery, deliver
+from tests.faults.conftest import Delivery, Serves, deliver
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 
@@ -24,7 +25,7 @@ MESSAGES = 60
 KILL_AFTER = 20  # 250s received before the kill: the pipeline and outbox are mid-work
 
 
-def _kill_once(serve: ServeProcess) -> object:
+def _kill_once(serve: ServeProcess) -> Callable[[Delivery], None]:
     def on_accept(out: Delivery) -> None:
         if len(out.accepted) == KILL_AFTER and serve.proc is not None:
             os.kill(serve.pid, signal.SIGKILL)
@@ -32,17 +33,17 @@ def _kill_once(serve: ServeProcess) -> object:
 
 
 def test_sigkill_under_load_loses_no_250_and_sends_no_letter_twice(
-        tmp_path: Path, relay: CaptureRelay, serves: object) -> None:
+        tmp_path: Path, relay: CaptureRelay, serves: Serves) -> None:
     url = f"sqlite:///{tmp_path / 'intake.db'}"
-    serve: ServeProcess = serves(url, relay.port)  # type: ignore[operator]
+    serve: ServeProcess = serves(url, relay.port)
     samples = make_messages(MESSAGES, seed=7, tag="sigkill")
     sent = deliver(serve.smtp_port, samples, clients=4,
-                   on_accept=_kill_once(serve))  # type: ignore[arg-type]
+                   on_accept=_kill_once(serve))
     serve.kill()  # reap it
     assert KILL_AFTER <= len(sent.accepted) < MESSAGES  # the kill cut the load short
     assert sent.errors > 0  # clients saw connections drop, as senders would
 
-    restarted: ServeProcess = serves(url, relay.port, name="restart")  # type: ignore[operator]
+    restarted: ServeProcess = serves(url, relay.port, name="restart")
     db = Counter(url)
     try:
         assert wait_for(lambda: db.unfinished() == 0 and db.scalar(
@@ -70,8 +71,8 @@ def test_sigkill_under_load_loses_no_250_and_sends_no_letter_twice(
     assert cases == len(stored) == len({r[0] for r in refs})  # no reference issued twice
     relayed = Tally(message_from_bytes(m.data)["Message-ID"] for m in relay.messages)
     assert all(n == 1 for n in relayed.values()), "a letter was sent twice"
-    # Each case's letter went once, except one the kill may have caught mid-transfer,
-    # which is flagged for a person rather than resent.
-    assert sent_rows == len(relayed)
-    assert unknown <= 1 and len(relayed) + unknown == cases
+    # Each case's letter went once, except one the kill may have caught mid-transfer:
+    # the relay may or may not have kept it, so it is flagged for a person, never resent.
+    assert unknown <= 1 and sent_rows + unknown == cases
+    assert sent_rows <= len(relayed) <= sent_rows + unknown
     assert restarted.terminate() == 0

@@ -9,25 +9,24 @@ from email import message_from_bytes
 
 import pytest
 
-from bench.corpus import make_messages
+from bench.corpus import Sample, make_messages
 from bench.serve_process import CaptureRelay, Counter, ServeProcess, wait_for
-from tests.faults.conftest import Delivery, deliver
+from tests.faults.conftest import Delivery, Serves, deliver
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.timeout(120)]
 
 PER_PROCESS = 25
 
 
-@pytest.mark.postgres
 def test_two_processes_on_one_postgres_never_double_anything(
-        pg_url: str, relay: CaptureRelay, serves: object) -> None:
-    first: ServeProcess = serves(pg_url, relay.port, name="one")  # type: ignore[operator]
-    second: ServeProcess = serves(pg_url, relay.port, name="two")  # type: ignore[operator]
+        pg_url: str, relay: CaptureRelay, serves: Serves) -> None:
+    first: ServeProcess = serves(pg_url, relay.port, name="one")
+    second: ServeProcess = serves(pg_url, relay.port, name="two")
     samples = make_messages(2 * PER_PROCESS, seed=8, tag="two-procs")
     results: dict[str, Delivery] = {}
 
-    def send(name: str, port: int, part: list[object]) -> None:
-        results[name] = deliver(port, part, clients=3)  # type: ignore[arg-type]
+    def send(name: str, port: int, part: list[Sample]) -> None:
+        results[name] = deliver(port, part, clients=3)
 
     threads = [threading.Thread(target=send, args=("one", first.smtp_port,
                                                    samples[:PER_PROCESS])),
