@@ -53,7 +53,10 @@ ASPECT_RULES: dict[str, re.Pattern[str]] = {
         r"searched|let\s+(?:him|her)self\s+in|took\s+a\s+(?:phone\s+)?call|on\s+(?:his|her)\s+"
         r"phone|did\s+not\s+introduce|humiliat\w+|sarcas\w+|patronis\w+|condescend\w+|"
         r"mock\w*|laugh\w*|derogator\w+|hung\s+up|raised\s+(?:his|her)\s+voice|in\s+tears|"
-        r"shaken)"),
+        r"shaken|previously\s+(?:worked|managed|employed)|used\s+to\s+work|(?:neighbouring|"
+        r"rival|competing)\s+(?:authority|nursery|school|club|setting)|(?:sister|brother|friend)\s+"
+        r"of\s+the|followed\s+me|would\s+not\s+wait|(?:leaving|left|kept)\s+(?:her|him|them|us|"
+        r"me)\s+waiting|left\s+for\s+\d+\s+minutes)"),
     "judgement": ci(
         r"\b(judge?ments?|grade[ds]?|grading|requires\s+improvement|inadequate|"
         r"(?:should|deserved?)\s+(?:have\s+been|be)\s+(?:good|outstanding)|unfair\w*|"
