@@ -17,7 +17,7 @@ from sqlalchemy import update
 from bench.corpus import make_messages
 from bench.serve_process import CaptureRelay, Counter, ServeProcess, wait_for
 from intake.cases.models import OutboxItem
-from tests.faults.conftest import Delivery, Serves, deliver
+from tests.faults.conftest import Delivery, Serves, deliver, export
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 
@@ -66,6 +66,11 @@ def test_sigkill_under_load_loses_no_250_and_sends_no_letter_twice(
         db.dispose()
     for message_id in sent.accepted:  # every 250 is stored exactly once
         assert stored[message_id] == 1, message_id
+    rows = export(restarted.env, tmp_path)  # and `messages export` shows it with its case
+    exported = {r["external_id"]: r for r in rows}
+    assert len(rows) == len(exported) == len(stored)
+    assert all(exported[m]["disposition"] == "new_case" and exported[m]["case"]
+               for m in sent.accepted)
     assert all(n == 1 for n in stored.values())
     assert dispositions == {"new_case"}
     assert cases == len(stored) == len({r[0] for r in refs})  # no reference issued twice
