@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
+from sqlalchemy.exc import SQLAlchemyError
 
 from intake.settings import get_settings
 from nlp.baseline import KeywordClassifier
@@ -39,7 +40,12 @@ def _corrections(database_url: str | None) -> list[LabelledExample]:
     from nlp.corrections import load_corrections
 
     url = database_url or get_settings().database_url
-    found = load_corrections(url)
+    try:
+        found = load_corrections(url)
+    except SQLAlchemyError as exc:
+        raise click.ClickException(
+            f"cannot read staff corrections from the case database ({type(exc).__name__}); "
+            "check --database-url and run `intake-bot db upgrade`") from None
     click.echo(f"staff corrections found: {len(found)}")
     return found
 

@@ -110,3 +110,16 @@ def test_staff_corrections_become_labelled_examples(store: Store) -> None:
     assert example.inspectorates == ["ofsted"]
     assert example.regime == "ofsted" and example.safeguarding is False
     assert example.source == "staff"
+
+
+def test_unreadable_corrections_database_is_a_clear_error(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from intake.cli import cli
+
+    url = f"sqlite:///{tmp_path / 'missing' / 'intake.db'}"
+    result = CliRunner().invoke(cli, ["nlp", "evaluate", "--with-corrections",
+                                      "--database-url", url])
+    assert result.exit_code == 1
+    assert "cannot read staff corrections" in result.output
+    assert "Traceback" not in result.output
