@@ -88,9 +88,14 @@ NOTES = """### Reading the figures
 5. On SQLite, do the CPU work (parse, classify, render) before taking the write lock and
    write everything in one short transaction: the DATA→250 tail falls to the store cost.
 
-With the per-message cost near 55 ms of CPU on one core, the 0.5 target needs it under
-about 10 ms or more cores for pipeline workers; items 1-4 together are estimated at 3-4x,
-which is not enough alone on two shared cores.
+The 0.5 target asks the full path to run at half the bare rate. With the bare server at
+a few hundred messages per second here, that is a few milliseconds of CPU per message,
+against the 20-30 ms the one-core profile measures (and more when the machine is
+shared). Items 2-5 take a share off each step, not an order of magnitude; measured so
+far, a second serve process on the same two cores gave 1.05-1.3x (row (c)), since the
+load generator, the relay and the database use the same cores. On this machine the target
+is out of reach for the full path in Python; the path to it is item 1 on more cores,
+where pipeline workers scale and a single-loop bare server does not.
 """
 DRAIN_TIMEOUT = 600.0
 
