@@ -74,8 +74,9 @@ NOTES = """### Reading the figures
 
 1. Use the second core: run pipeline workers as separate processes (the claim already
    uses `SKIP LOCKED` on PostgreSQL) instead of a thread sharing the GIL with the SMTP
-   edge: up to about 2x here, and it keeps scaling with cores, which a single-loop bare
-   server does not.
+   edge. Row (c) runs two whole serve processes on one PostgreSQL instead: 1.05-1.3x
+   here, where the load generator, relay and database share the same two cores; the
+   gain grows with cores, which a single-loop bare server does not use.
 2. Fewer statements: insert the labels, deadlines and audit rows in one batch each and
    write the message row once at the end instead of four times. (Turning autoflush off
    alone was measured: no gain, since the same inserts still run.)
