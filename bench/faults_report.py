@@ -45,6 +45,9 @@ SHOWS = {
     "test_sigkill_under_load_loses_no_250_and_sends_no_letter_twice":
         "SIGKILL of serve under load, restart: every `250` stored once and processed, no "
         "reference twice, no letter twice (one caught mid-transfer is flagged, not resent)",
+    "test_sigkill_while_letters_go_out_sends_none_twice":
+        "SIGKILL while a slow relay takes the letters, restart: the rest go once; the one "
+        "in transfer is flagged for a person (it may have arrived), never resent",
     "test_two_processes_on_one_postgres_never_double_anything":
         "two serve processes on one PostgreSQL: each message processed once, no reference "
         "twice, every letter relayed exactly once",

@@ -7,6 +7,7 @@ what the database holds without going through the process under test.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
@@ -67,11 +68,14 @@ class CaptureRelay:
     """A real SMTP server on loopback that keeps what the bot's outbox hands it."""
 
     port: int = 0
+    delay: float = 0.0  # seconds before answering each DATA (a slow relay)
     messages: list[Relayed] = field(default_factory=list)
     _controller: Controller | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.delay:
+            await asyncio.sleep(self.delay)
         with self._lock:
             self.messages.append(Relayed(envelope.mail_from, list(envelope.rcpt_tos),
                                          envelope.original_content))

@@ -81,3 +81,41 @@ def test_sigkill_under_load_loses_no_250_and_sends_no_letter_twice(
     assert unknown <= 1 and sent_rows + unknown == cases
     assert sent_rows <= len(relayed) <= sent_rows + unknown
     assert restarted.terminate() == 0
+
+
+def test_sigkill_while_letters_go_out_sends_none_twice(tmp_path: Path, serves: Serves) -> None:
+    """Killed in the middle of the outbox (a slow relay): after the restart every letter
+    has gone exactly once, or, for the one in transfer, is flagged and not resent."""
+    relay = CaptureRelay(delay=0.2).start()
+    try:
+        url = f"sqlite:///{tmp_path / 'intake.db'}"
+        serve = serves(url, relay.port)
+        samples = make_messages(15, seed=12, tag="sigkill-outbox")
+        assert len(deliver(serve.smtp_port, samples, clients=3).accepted) == 15
+        assert wait_for(lambda: relay.count() >= 4, 60), serve.log()[-1500:]
+        serve.kill()  # letters are mid-flight: some sent, one in transfer, the rest queued
+        before = relay.count()
+        assert before < 15
+        restarted = serves(url, relay.port, name="restart")
+        db = Counter(url)
+        try:
+            assert wait_for(lambda: db.unfinished() == 0 and db.scalar(
+                "SELECT count(*) FROM outbox WHERE status = 'pending'") == 0, 40)
+            with db.engine.begin() as conn:  # the dead process's lease runs out
+                conn.execute(update(OutboxItem)
+                             .where(OutboxItem.status.in_(("sending", "delivering")))
+                             .values(next_attempt_at=datetime.now(UTC)))
+            assert wait_for(lambda: db.outbox_waiting() == 0, 40), restarted.log()[-1500:]
+            sent_rows = db.scalar("SELECT count(*) FROM outbox WHERE status = 'sent'")
+            unknown = db.scalar("SELECT count(*) FROM outbox WHERE status = 'failed'")
+            flagged = db.scalar("SELECT count(*) FROM letters WHERE status = 'failed'")
+        finally:
+            db.dispose()
+        relayed = Tally(message_from_bytes(m.data)["Message-ID"] for m in relay.messages)
+        assert all(n == 1 for n in relayed.values()), "a letter was sent twice"
+        assert sent_rows + unknown == 15 and unknown <= 1 and flagged == unknown
+        assert sent_rows <= len(relayed) <= sent_rows + unknown
+        assert relay.count() > before  # the restart sent the rest
+        assert restarted.terminate() == 0
+    finally:
+        relay.stop()
