@@ -94,7 +94,9 @@ def evaluate(*, model: Path | None, docs: Path | None, with_corrections: bool,
              database_url: str | None) -> None:
     classifier = _load(model or model_path())
     baseline = KeywordClassifier()
-    sets = [("Test split", load_split("test")), ("Evaluation set", load_eval())]
+    sets = [("Test split", load_split("test")), ("Evaluation set", load_eval()),
+            ("Blind set (never seen while building the classifier)", load_eval(
+                folder="blind"))]
     if with_corrections:
         sets.append(("Staff corrections", _corrections(database_url)))
     sections = [f"Model `{classifier.version}` against the keyword baseline "

@@ -97,10 +97,14 @@ def load_split(name: str, data_dir: Path = DATA_DIR) -> list[LabelledExample]:
     return load_jsonl(path) if path.exists() else []
 
 
-def load_eval(data_dir: Path = DATA_DIR) -> list[LabelledExample]:
-    """The held-out evaluation set: every ``eval/*.jsonl`` file, in name order."""
+def load_eval(data_dir: Path = DATA_DIR, folder: str = "eval") -> list[LabelledExample]:
+    """A held-out set: every ``<folder>/*.jsonl`` file, in name order.
+
+    ``eval`` was read while the rule layer was written; ``blind`` was written afterwards by
+    someone who saw neither the data nor the classifier, and nothing was tuned on it.
+    """
     out: list[LabelledExample] = []
-    for path in sorted((data_dir / "eval").glob("*.jsonl")):
+    for path in sorted((data_dir / folder).glob("*.jsonl")):
         out.extend(load_jsonl(path))
     return out
 

@@ -160,12 +160,13 @@ def test_no_near_duplicates_across_splits(written: dict[str, list[dict]]) -> Non
         assert shown == []
 
 
-def test_eval_set_shares_no_near_duplicate_with_the_split(
-    written: dict[str, list[dict]],
+@pytest.mark.parametrize("folder", ["eval", "blind"])
+def test_held_out_sets_share_no_near_duplicate_with_the_split(
+    written: dict[str, list[dict]], folder: str,
 ) -> None:
-    eval_files = sorted(EVAL_DIR.glob("*.jsonl"))
+    eval_files = sorted((DATA_DIR / folder).glob("*.jsonl"))
     if not eval_files:
-        pytest.skip("no evaluation set in nlp/data/eval yet")
+        pytest.skip(f"no held-out set in nlp/data/{folder} yet")
     eval_texts = [r["text"] for path in eval_files for r in _read_jsonl(path) if "text" in r]
     assert eval_texts
     split_texts = [r["text"] for records in written.values() for r in records]
