@@ -18,7 +18,6 @@ from nlp import labels
 from nlp.data import make_split as ms
 
 DATA_DIR = Path(ms.__file__).resolve().parent
-EVAL_DIR = DATA_DIR / "eval"
 
 # Issue 4, item 3: at least 1,500 labelled messages across both writers.
 MIN_TOTAL = 1500
