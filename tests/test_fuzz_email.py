@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from types import SimpleNamespace
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from intake.cases.db import Store
@@ -142,7 +142,7 @@ class _Records(logging.Handler):
         self.records.append(record)
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=1000, deadline=None)
 @given(raw=email_bytes())
 def test_parser_reads_every_message_that_starts_with_headers(raw: bytes) -> None:
     seen = _Records()
@@ -176,7 +176,7 @@ def fuzz_settings(settings: Settings) -> Iterator[Settings]:
         yield s
 
 
-@settings(max_examples=120, deadline=None,
+@settings(max_examples=250, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(raw=st.one_of(email_bytes(), st.binary(max_size=200)),
        sender=st.sampled_from(["", "jo@school.example", "MAILER-DAEMON@x.example"]))
@@ -195,5 +195,6 @@ def test_every_250_is_stored_and_reaches_a_final_disposition(
         msg = session.get(Message, message_id)
         assert msg is not None and msg.raw == raw  # byte for byte
         assert msg.disposition not in (PENDING, FAILED), msg.reason
+        event(f"disposition {msg.disposition}")  # --hypothesis-show-statistics
     assert outcome is not None and outcome.disposition == msg.disposition
 
