@@ -9,9 +9,7 @@ link (GET shows a page, POST with a name acknowledges) and it stops. Every step 
 from __future__ import annotations
 
 import asyncio
-import email
 import re
-import socket
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.message import Message as EmailMessage
@@ -19,7 +17,6 @@ from typing import Any
 
 import aiohttp
 import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
 from intake import settings as settings_mod
@@ -30,6 +27,7 @@ from intake.reminders import ReminderScheduler
 from intake.settings import Settings
 from tests.slack.conftest import SlackHarness, fake_slack, slack_bot, slack_settings  # noqa: F401
 from tests.slack.triage_helpers import SAFEGUARDING, new_case
+from tests.support import CaptureHandler, capture_relay
 
 DUTY = "duty@example.org"
 HEAD = "head-of-service@example.org"
@@ -37,33 +35,10 @@ PUBLIC = "https://intake.example.org"
 LINK = re.compile(re.escape(PUBLIC) + r"/alerts/ack/([A-Za-z0-9_-]+)")
 
 
-class Capture:
-    """An SMTP relay that keeps what it is given."""
-
-    def __init__(self) -> None:
-        self.mails: list[tuple[list[str], EmailMessage]] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.mails.append((list(envelope.rcpt_tos), email.message_from_bytes(envelope.content)))
-        return "250 OK"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
-def relay() -> Iterator[tuple[Capture, int]]:
-    capture = Capture()
-    port = free_port()
-    controller = Controller(capture, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield capture, port
-    finally:
-        controller.stop()
+def relay() -> Iterator[tuple[CaptureHandler, int]]:
+    with capture_relay() as relay:
+        yield relay
 
 
 def body(mail: EmailMessage) -> str:
@@ -77,8 +52,8 @@ def body(mail: EmailMessage) -> str:
     return payload.decode()
 
 
-def mails_to(capture: Capture, address: str) -> list[EmailMessage]:
-    return [m for rcpt, m in capture.mails if address in rcpt]
+def mails_to(capture: CaptureHandler, address: str) -> list[EmailMessage]:
+    return capture.to(address)
 
 
 def audit_actions(store: Store, reference: str) -> list[tuple[str, str]]:
@@ -91,7 +66,7 @@ def audit_actions(store: Store, reference: str) -> list[tuple[str, str]]:
 @pytest.mark.slack_settings(duty_email=DUTY, duty_escalation_email=HEAD, duty_ack_minutes=1,
                             public_url=PUBLIC)
 async def test_duty_route_end_to_end(slack_bot: SlackHarness,  # noqa: F811
-                                     relay: tuple[Capture, int]) -> None:
+                                     relay: tuple[CaptureHandler, int]) -> None:
     capture, port = relay
     settings = slack_bot.settings
     outbox = OutboxWorker(slack_bot.store, settings.model_copy(update={"relay_port": port}))
@@ -145,7 +120,7 @@ async def test_duty_route_end_to_end(slack_bot: SlackHarness,  # noqa: F811
     assert (await asyncio.to_thread(scheduler.run_once, later + timedelta(hours=1))
             ).alerts_resent == 0
     await outbox.send_due()
-    assert len(capture.mails) == 3
+    assert len(capture.received) == 3
     actions = audit_actions(slack_bot.store, case.reference)
     assert [a for a in actions if a[1].startswith("alert_")] == [
         ("system", "alert_raised"), ("system", "alert_resent"),

@@ -16,37 +16,16 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
-from aiosmtpd.controller import Controller
+
+from tests.support import CaptureHandler, capture_relay, free_port
 
 BIN = [sys.executable, "-m", "intake"]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Capture:
-    """Collects what the bot's outbox relays."""
-
-    def __init__(self) -> None:
-        self.messages: list[tuple[str, list[str], bytes]] = []
-
-    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
-        self.messages.append((envelope.mail_from, list(envelope.rcpt_tos),  # type: ignore[attr-defined]
-                              envelope.original_content))  # type: ignore[attr-defined]
-        return "250 OK"
-
-
 @pytest.fixture
-def relay() -> Iterator[tuple[Capture, int]]:
-    capture = Capture()
-    port = free_port()
-    controller = Controller(capture, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield capture, port
-    controller.stop()
+def relay() -> Iterator[tuple[CaptureHandler, int]]:
+    with capture_relay() as relay:
+        yield relay
 
 
 def base_env(tmp_path: Path, **extra: str) -> dict[str, str]:
@@ -102,7 +81,7 @@ def _complaint() -> EmailMessage:
 
 
 def test_serve_takes_mail_answers_it_and_stops_cleanly(
-        tmp_path: Path, relay: tuple[Capture, int]) -> None:
+        tmp_path: Path, relay: tuple[CaptureHandler, int]) -> None:
     capture, relay_port = relay
     env = base_env(tmp_path, INTAKE_RELAY_PORT=str(relay_port), INTAKE_LOG_LEVEL="DEBUG")
     smtp_port = int(env["INTAKE_SMTP_PORT"])
@@ -112,8 +91,9 @@ def test_serve_takes_mail_answers_it_and_stops_cleanly(
         assert _wait_for(lambda: _listening(smtp_port)), "SMTP intake never listened"
         with smtplib.SMTP("127.0.0.1", smtp_port, timeout=30) as client:
             client.send_message(_complaint())
-        assert _wait_for(lambda: len(capture.messages) >= 1), "no acknowledgement relayed"
-        mail_from, rcpts, data = capture.messages[0]
+        assert _wait_for(lambda: len(capture.received) >= 1), "no acknowledgement relayed"
+        first = capture.received[0]
+        mail_from, rcpts, data = first.mail_from, first.rcpt_tos, first.raw
         assert mail_from in ("", "<>")  # null envelope sender (RFC 3834)
         assert rcpts == ["head@school.example"]
         assert b"Auto-Submitted: auto-replied" in data

@@ -2,68 +2,24 @@
 
 from __future__ import annotations
 
-import socket
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email import message_from_bytes, policy
-from email.message import EmailMessage
 
 import pytest
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
 from sqlalchemy.orm import Session as DbSession
 
 from intake.cases.db import Store
 from intake.cases.models import Case, Complainant, Letter
 from intake.email.server import SmtpIntake
 from intake.settings import Settings, override_settings
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@dataclass
-class Captured:
-    mail_from: str
-    rcpt_tos: list[str]
-    raw: bytes
-
-    @property
-    def message(self) -> EmailMessage:
-        return message_from_bytes(self.raw, policy=policy.default)  # type: ignore[return-value]
-
-
-@dataclass
-class CaptureHandler:
-    """A relay that keeps what it is given, or refuses with a chosen reply."""
-
-    received: list[Captured] = field(default_factory=list)
-    refuse_with: str | None = None
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        if self.refuse_with:
-            return self.refuse_with
-        with self.lock:
-            self.received.append(Captured(envelope.mail_from, list(envelope.rcpt_tos),
-                                          envelope.original_content or b""))
-        return "250 2.0.0 Queued"
+from tests.support import CaptureHandler, capture_relay
 
 
 @pytest.fixture
 def capture() -> Iterator[tuple[CaptureHandler, int]]:
     """A second real SMTP server on loopback standing in for the outbound relay."""
-    handler = CaptureHandler()
-    port = free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield handler, port
-    controller.stop()
+    with capture_relay() as relay:
+        yield relay
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 
 from intake.cases.db import Store
 from intake.cases.models import Case, Letter, Message, OutboxItem
-from tests.email.conftest import CaptureHandler, free_port
+from tests.support import CaptureHandler, free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 ROOT = Path(__file__).resolve().parents[2]

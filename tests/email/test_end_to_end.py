@@ -16,7 +16,7 @@ from intake.email.outbox import OutboxWorker
 from intake.email.server import SmtpIntake
 from intake.pipeline import process_pending
 from intake.settings import Settings, override_settings
-from tests.email.conftest import CaptureHandler
+from tests.support import CaptureHandler
 
 EML = Path(__file__).resolve().parents[1] / "fixtures" / "eml"
 pytestmark = pytest.mark.timeout(120)

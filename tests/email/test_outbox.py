@@ -13,7 +13,8 @@ from intake.cases.db import Store
 from intake.cases.models import Case, Letter, OutboxItem
 from intake.email.outbox import OutboxWorker, queue_email, queue_letter_email
 from intake.settings import Settings, override_settings
-from tests.email.conftest import CaptureHandler, free_port, make_case
+from tests.email.conftest import make_case
+from tests.support import CaptureHandler, free_port
 
 pytestmark = pytest.mark.timeout(60)
 REF = "CMP-2025-00017"

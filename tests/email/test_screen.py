@@ -13,7 +13,7 @@ from intake.email.screen import screen
 from intake.errors import InputError
 from intake.records import Contact, ParsedMessage
 from intake.settings import Settings, override_settings
-from tests.email.conftest import free_port
+from tests.support import free_port
 
 EML = Path(__file__).resolve().parents[1] / "fixtures" / "eml"
 # File-name prefix -> what screening must say ("person" = answer it, "quarantine" = unreadable).

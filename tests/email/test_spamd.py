@@ -19,7 +19,7 @@ from intake.email.parse import parse_email
 from intake.email.screen import screen
 from intake.email.spamd import ask_spamd
 from intake.settings import Settings, override_settings
-from tests.email.conftest import free_port
+from tests.support import free_port
 
 SPAMD = shutil.which("spamd") or ("/usr/sbin/spamd" if Path("/usr/sbin/spamd").exists()
                                   else None)
