@@ -122,36 +122,99 @@ def _prefill(element: dict[str, Any], value: object) -> None:
         element["initial_value"] = str(value)
 
 
-def _element_value(element: dict[str, Any]) -> object:
-    """The submitted value of one input, as the phone form expects it."""
+class MalformedValue(ValueError):
+    """A submitted value that no Slack input element produces: shown on its field."""
+
+
+UNREADABLE = "This answer could not be read; enter it again"
+LATEST_STAMP = 253402300799  # 9999-12-31 23:59:59 UTC, the last second Python can hold
+
+
+def _text_value(element: dict[str, Any], key: str) -> str | None:
+    value = element.get(key)
+    if value is not None and not isinstance(value, str):
+        raise MalformedValue(UNREADABLE)
+    return value
+
+
+def _select_value(element: dict[str, Any]) -> str | None:
+    option = element.get("selected_option")
+    if option is None:
+        return None
+    if not isinstance(option, dict):
+        raise MalformedValue("Choose one of the options")
+    return _text_value(option, "value")
+
+
+def _checked(element: dict[str, Any]) -> bool:
+    options = element.get("selected_options")
+    if options is not None and not isinstance(options, list):
+        raise MalformedValue("Tick the box or leave it empty")
+    return bool(options)
+
+
+def _date_time_value(element: dict[str, Any]) -> str | None:
+    """A ``datetimepicker`` Unix time as ISO 8601.
+
+    Slack sends whole seconds since 1970; anything else (text, a time before 1970 or past
+    the year 9999) is refused rather than turned into a call time nobody chose.
+    """
+    stamp = element.get("selected_date_time")
+    if stamp is None or stamp == 0:
+        return None
+    if isinstance(stamp, bool) or not isinstance(stamp, int | float) \
+            or not 0 < stamp <= LATEST_STAMP:
+        raise MalformedValue("Choose the date and time of the call")
+    return datetime.fromtimestamp(stamp, UTC).isoformat()
+
+
+def _element_value(element: object) -> object:
+    """The submitted value of one input, as the phone form expects it.
+
+    Raises :class:`MalformedValue` for a shape or range Slack's elements never send, so a
+    tampered or corrupted submission is answered on its field instead of failing.
+    """
+    if not isinstance(element, dict):
+        raise MalformedValue(UNREADABLE)
     kind = element.get("type")
     if kind == "checkboxes":
-        return bool(element.get("selected_options"))
+        return _checked(element)
     if kind == "static_select":
-        return (element.get("selected_option") or {}).get("value")
+        return _select_value(element)
     if kind == "datepicker":
-        return element.get("selected_date")
+        return _text_value(element, "selected_date")
     if kind == "datetimepicker":
-        stamp = element.get("selected_date_time")
-        return datetime.fromtimestamp(stamp, UTC).isoformat() if stamp else None
-    return element.get("value")
+        return _date_time_value(element)
+    return _text_value(element, "value")
 
 
-def fields_from_view(view: dict[str, Any]) -> dict[str, object]:
-    """The form's fields from a view submission's state (empty answers left out)."""
-    values = (view.get("state") or {}).get("values") or {}
+def _state_values(view: object) -> dict[str, Any]:
+    state = view.get("state") if isinstance(view, dict) else None
+    values = state.get("values") if isinstance(state, dict) else None
+    return values if isinstance(values, dict) else {}
+
+
+def read_view(view: object) -> tuple[dict[str, object], dict[str, str]]:
+    """The form's fields from a view submission's state (empty answers left out), and an
+    error per block whose value is malformed."""
     fields: dict[str, object] = {}
-    for block_id, actions in values.items():
-        element = actions.get(ACTION)
-        if element is None:
+    malformed: dict[str, str] = {}
+    for block_id, actions in _state_values(view).items():
+        try:
+            if not isinstance(actions, dict):
+                raise MalformedValue(UNREADABLE)
+            if ACTION not in actions:
+                continue
+            value = _element_value(actions[ACTION])
+        except MalformedValue as exc:
+            malformed[block_id] = str(exc)
             continue
-        value = _element_value(element)
         if isinstance(value, str):
             value = value.strip()
         if value not in (None, ""):
             fields[block_id] = value
     fields.setdefault("email_consent", False)
-    return fields
+    return fields, malformed
 
 
 def _progress_view() -> dict[str, Any]:
@@ -177,9 +240,9 @@ async def submit(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any],
                  context: AsyncBoltContext) -> None:
     """Validate, acknowledge (inline errors or a progress view), then log the call."""
     now = datetime.now(UTC)
-    fields = fields_from_view(view)
+    fields, malformed = read_view(view)
     errors = validate_phone_fields(fields, now)
-    errors = {k: v for k, v in errors.items() if k != "operator"}
+    errors = {k: v for k, v in errors.items() if k != "operator"} | malformed
     if errors:
         await ack(response_action="errors", errors=_errors_on_blocks(errors))
         return
