@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import or_, select
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
-from intake.cases.db import Store
+from intake.cases.db import IMMEDIATE, Store
 from intake.cases.models import FAILED, PENDING, QUARANTINED, Message
 from intake.errors import InputError
 from intake.records import IntakeRecord
@@ -93,6 +93,7 @@ def _claim(session: object, store: Store, message_id: int) -> Message | None:
 
 def _run_steps(store: Store, message_id: int, settings: Settings) -> Outcome | None:
     with store.session() as session:
+        session.connection(execution_options=IMMEDIATE)  # SQLite: lock before the claim
         msg = _claim(session, store, message_id)
         if msg is None:
             return None  # already processed, or another worker holds it
@@ -110,8 +111,12 @@ def _run_steps(store: Store, message_id: int, settings: Settings) -> Outcome | N
 def _record_failure(store: Store, message_id: int, exc: Exception) -> Outcome:
     """Quarantine the sender's fault; retry ours with backoff, then quarantine."""
     with store.session() as session:
+        session.connection(execution_options=IMMEDIATE)
         msg = session.get(Message, message_id)
         assert msg is not None
+        if msg.disposition not in (PENDING, FAILED):
+            # Another worker finished it meanwhile: its result stands.
+            return Outcome(msg.id, msg.disposition, None)
         msg.attempts += 1
         if isinstance(exc, InputError):
             msg.disposition, msg.reason = QUARANTINED, exc.reason
@@ -153,11 +158,13 @@ def due_message_ids(store: Store, limit: int = 50) -> list[int]:
         ).scalars())
 
 
-def process_pending(store: Store, *, limit: int = 50,
-                    settings: Settings | None = None) -> list[Outcome]:
+def process_pending(store: Store, *, limit: int = 50, settings: Settings | None = None,
+                    keep_going: Callable[[], bool] = lambda: True) -> list[Outcome]:
     """Process what is due (pending, or failed and due for a retry), oldest first."""
     outcomes = []
     for message_id in due_message_ids(store, limit):
+        if not keep_going():
+            break
         outcome = process_message(store, message_id, settings)
         if outcome is not None:
             outcomes.append(outcome)

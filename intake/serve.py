@@ -56,11 +56,8 @@ class Service:
     async def start(self) -> None:
         from intake.email.outbox import OutboxWorker
         from intake.email.server import SmtpIntake
-        from intake.pipeline import PipelineWorker
-
-        worker = PipelineWorker(self.store, self.settings)
-        self.spawn("pipeline", worker.run(self.stop))
-        smtp = SmtpIntake(self.store, self.settings, on_accept=worker.wake)
+        wake = await self._start_pipeline()
+        smtp = SmtpIntake(self.store, self.settings, on_accept=wake)
         await asyncio.to_thread(smtp.start)
         self.closers.append(smtp.stop)
         self.smtp_port = smtp.port
@@ -69,8 +66,26 @@ class Service:
         self.spawn("outbox", OutboxWorker(self.store, self.settings).run(self.stop))
         log.info("outbox worker ready, relay %s:%s", self.settings.relay_host,
                  self.settings.relay_port)
-        await self._start_slack(worker.wake)
+        await self._start_slack(wake)
         await self._start_optional()
+
+    async def _start_pipeline(self) -> Callable[[int], None]:
+        """Pipeline workers: child processes by default, or a thread here when set to 0."""
+        count = self.settings.pipeline_processes
+        if count == 0:
+            from intake.pipeline import PipelineWorker
+
+            worker = PipelineWorker(self.store, self.settings)
+            self.spawn("pipeline", worker.run(self.stop))
+            return worker.wake
+        from intake.worker_processes import PipelineProcesses
+
+        workers = PipelineProcesses(self.settings, count)
+        await asyncio.to_thread(workers.start)
+        self.spawn("pipeline-watch", workers.watch(self.stop))
+        self.closers.append(lambda: asyncio.to_thread(workers.stop))
+        log.info("pipeline ready: %s worker process(es)", count)
+        return workers.wake
 
     async def _start_slack(self, on_accept: Callable[[int], None]) -> None:
         if self.settings.slack_mode == "off":

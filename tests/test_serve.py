@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import smtplib
 import socket
@@ -136,3 +137,28 @@ def test_bad_rules_file_stops_start_up_naming_the_field(tmp_path: Path) -> None:
     result = run(["serve"], base_env(tmp_path, INTAKE_RULES_FILE=str(rules)), tmp_path)
     assert result.returncode == 2
     assert "amount" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_pipeline_runs_in_worker_processes_that_stop_with_serve(
+        tmp_path: Path, relay: tuple[CaptureHandler, int]) -> None:
+    env = base_env(tmp_path, INTAKE_RELAY_PORT=str(relay[1]), INTAKE_PIPELINE_PROCESSES="2")
+    proc = subprocess.Popen(BIN + ["serve"], env=env, cwd=tmp_path, stderr=subprocess.PIPE,
+                            stdout=subprocess.DEVNULL, text=True)
+    try:
+        smtp_port = int(env["INTAKE_SMTP_PORT"])
+        assert _wait_for(lambda: _listening(smtp_port))
+        with smtplib.SMTP("127.0.0.1", smtp_port, timeout=30) as client:
+            client.send_message(_complaint())
+        assert _wait_for(lambda: len(relay[0].received) >= 1)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    log = proc.stderr.read()  # type: ignore[union-attr]
+    assert "pipeline ready: 2 worker process(es)" in log
+    pids = [int(p) for p in re.findall(r"pipeline worker \d ready \(pid (\d+)\)", log)]
+    assert len(pids) == 2 and proc.pid not in pids
+    for pid in pids:  # the workers stopped with serve
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
