@@ -17,7 +17,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.app import BotServices, services
 from bot.commands import DUE_WORKING_DAYS, item_line, today_local
-from intake.cases.queries import assigned_to, due_within, overdue
+from intake.cases.queries import assigned_to, due_page, overdue_page
 from intake.letters import format_date
 
 log = logging.getLogger(__name__)
@@ -38,8 +38,8 @@ def home_view(svc: BotServices, user: str) -> dict[str, Any]:
     today = today_local()
     with svc.store.session() as session:
         mine = assigned_to(session, user)
-        late = overdue(session, today)
-        soon = due_within(session, today, DUE_WORKING_DAYS)
+        late = overdue_page(session, today, MAX_ROWS)
+        soon = due_page(session, today, DUE_WORKING_DAYS, MAX_ROWS)
         blocks: list[dict[str, Any]] = [_header(f"Your cases ({len(mine)})")]
         if not mine:
             blocks.append(_section("No open cases are assigned to you."))
@@ -51,11 +51,11 @@ def home_view(svc: BotServices, user: str) -> dict[str, Any]:
             blocks.append(_section(f"*{case.reference}*{flag} · {due}\n{case.intent}, "
                                    f"{case.regime}, received "
                                    f"{format_date(case.received_at)}"))
-        blocks += [{"type": "divider"}, _header(f"Overdue across the team ({len(late)})")]
-        blocks.append(_section("\n".join(item_line(i, today) for i in late[:MAX_ROWS])
+        blocks += [{"type": "divider"}, _header(f"Overdue across the team ({late.total})")]
+        blocks.append(_section("\n".join(item_line(i, today) for i in late.items)
                                or "Nothing overdue."))
-        blocks += [_header(f"Due in the next {DUE_WORKING_DAYS} working days ({len(soon)})"),
-                   _section("\n".join(item_line(i, today) for i in soon[:MAX_ROWS])
+        blocks += [_header(f"Due in the next {DUE_WORKING_DAYS} working days ({soon.total})"),
+                   _section("\n".join(item_line(i, today) for i in soon.items)
                             or "Nothing due.")]
     return {"type": "home", "blocks": blocks[:100]}
 
