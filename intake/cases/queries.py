@@ -8,11 +8,11 @@ only a held or failed one keeps ``acknowledge_by`` on the lists.
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
-from sqlalchemy import ColumnElement, Select, distinct, exists, func, or_, select
+from sqlalchemy import ColumnElement, Select, distinct, func, or_, select
 from sqlalchemy.orm import Session
 
 from intake.cases.models import Case, Deadline, Letter
@@ -49,76 +49,61 @@ def working_days_ahead(today: date, days: int) -> date:
     return add_working_days(today, days, get_rulebook().closures)
 
 
-def _acknowledged() -> ColumnElement[bool]:
-    """The deadline's case has an acknowledgement that has left (tested in SQL, so a list
-    costs one query, not one more per case to load its letters)."""
-    return exists().where(Letter.case_id == Deadline.case_id, Letter.kind != "receipt",
-                          Letter.status.in_(LETTER_GONE))
+def _unacknowledged() -> ColumnElement[bool]:
+    """No acknowledgement of the deadline's case has left yet.
 
-
-def _open_case_ids() -> Select[tuple[int]]:
-    """Open cases as a set to drive from: they are few, while past deadlines pile up with
-    every closed case in history."""
-    return select(Case.id).where(Case.status != "closed")
-
-
-def _open_deadlines(*, before: date | None = None, after: date | None = None,
-                    assignee: str | None = None, past_responses: bool = False,
-                    ) -> Select[tuple[Deadline, Case]]:
-    """Deadlines in force, not met, of open cases; acknowledgements already sent left out.
-
-    ``past_responses``: only response dates strictly before ``before`` (the overdue list).
+    Tested in SQL, so a list is one query rather than one more per case to load its
+    letters. A scalar subquery with LIMIT 1 probes the letters' case index per listed row;
+    as NOT EXISTS, PostgreSQL hashes every letter ever sent even for a short list.
     """
-    query = (select(Deadline, Case).join(Case, Case.id == Deadline.case_id)
-             .where(Case.status != "closed", Deadline.superseded_at.is_(None),
-                    Deadline.met_at.is_(None), Deadline.due_date.is_not(None),
-                    Deadline.kind.not_in(NOT_OURS),
-                    or_(Deadline.kind != "acknowledge_by", ~_acknowledged())))
-    if past_responses:
-        query = query.where(Deadline.case_id.in_(_open_case_ids()),
-                            Deadline.kind.in_(RESPONSE_KINDS))
-        if before is not None:
-            query = query.where(Deadline.due_date < before)
-    elif before is not None:
-        query = query.where(Deadline.due_date <= before)
-    if after is not None:
-        query = query.where(Deadline.due_date >= after)
-    if assignee is not None:
-        query = query.where(Case.assignee == assignee)
-    return query
+    gone = (select(Letter.id).where(Letter.case_id == Deadline.case_id,
+                                    Letter.kind != "receipt", Letter.status.in_(LETTER_GONE))
+            .limit(1).scalar_subquery())
+    return gone.is_(None)
+
+
+def _in_force() -> Select[tuple[Deadline, Case]]:
+    """Deadlines in force and not met, of open cases; acknowledgements sent left out."""
+    return (select(Deadline, Case).join(Case, Case.id == Deadline.case_id)
+            .where(Case.status != "closed", Deadline.superseded_at.is_(None),
+                   Deadline.met_at.is_(None), Deadline.due_date.is_not(None),
+                   Deadline.kind.not_in(NOT_OURS),
+                   or_(Deadline.kind != "acknowledge_by", _unacknowledged())))
+
+
+def _due_query(today: date, working_days: int) -> Select[tuple[Deadline, Case]]:
+    return _in_force().where(Deadline.due_date >= today,
+                             Deadline.due_date <= working_days_ahead(today, working_days))
+
+
+def _overdue_query(today: date) -> Select[tuple[Deadline, Case]]:
+    """Response dates before today. Internal milestones are prompts on their day (the
+    reminder scheduler posts them); with nothing to mark them done, listing them as
+    overdue for ever would bury the real ones.
+
+    Driven from the open cases, which are few, rather than from every past deadline in
+    history (``due_date < today`` on the date index walks all closed cases' deadlines).
+    """
+    open_cases = select(Case.id).where(Case.status != "closed")
+    return _in_force().where(Deadline.case_id.in_(open_cases),
+                             Deadline.kind.in_(RESPONSE_KINDS), Deadline.due_date < today)
+
+
+def _ordered(query: Select[Any]) -> Select[Any]:
+    return query.order_by(Deadline.due_date, Case.reference, Deadline.kind)
 
 
 def _items(session: Session, query: Select[tuple[Deadline, Case]],
            limit: int | None) -> list[DueItem]:
-    query = query.order_by(Deadline.due_date, Case.reference, Deadline.kind)
-    if limit is not None:
-        query = query.limit(limit)
+    query = _ordered(query) if limit is None else _ordered(query).limit(limit)
     return [DueItem(case, deadline) for deadline, case in session.execute(query)]
 
 
 def _page(session: Session, query: Select[tuple[Deadline, Case]], limit: int) -> DuePage:
-    """``limit`` rows, counting the whole list only when there are more than that."""
-    items = _items(session, query, limit + 1)
-    if len(items) <= limit:
-        return DuePage(items, len(items))
-    total = session.scalar(_counted(query, func.count())) or 0
-    return DuePage(items[:limit], total)
-
-
-def _counted(query: Select[tuple[Deadline, Case]], count: ColumnElement[int]
-             ) -> Select[tuple[int]]:
-    return query.with_only_columns(count, maintain_column_froms=True)
-
-
-def _due_query(today: date, working_days: int) -> Select[tuple[Deadline, Case]]:
-    return _open_deadlines(after=today, before=working_days_ahead(today, working_days))
-
-
-def _overdue_query(today: date) -> Select[tuple[Deadline, Case]]:
-    # Internal milestones are prompts on their day (the reminder scheduler posts them);
-    # with nothing to mark them done, listing them as overdue for ever would bury the
-    # real ones.
-    return _open_deadlines(before=today, past_responses=True)
+    """``limit`` rows and the whole list's length, in one statement (a window count)."""
+    rows = session.execute(_ordered(query.add_columns(func.count().over())).limit(limit)).all()
+    return DuePage([DueItem(case, deadline) for deadline, case, _ in rows],
+                   rows[0][2] if rows else 0)
 
 
 def due_within(session: Session, today: date, working_days: int, *,
@@ -146,7 +131,7 @@ def assigned_to(session: Session, user_id: str) -> list[tuple[Case, Deadline | N
     """Open cases assigned to a person, by their next deadline (none last)."""
     cases = session.scalars(select(Case).where(Case.assignee == user_id,
                                                Case.status != "closed")).all()
-    listed = _items(session, _open_deadlines(assignee=user_id), None)
+    listed = _items(session, _in_force().where(Case.assignee == user_id), None)
     items = {i.case.id: i.deadline for i in listed}
     found = [(case, items.get(case.id)) for case in cases]
     found.sort(key=lambda cd: (cd[1].due_date if cd[1] and cd[1].due_date else date.max,
@@ -167,21 +152,34 @@ class Stats:
     unassigned: int
 
 
+def _open_counts_by(session: Session, column: Any) -> dict[str, int]:
+    """Open cases per value, most first; ties in the order the values first appeared."""
+    rows = session.execute(select(column, func.count(), func.min(Case.id))
+                           .where(Case.status != "closed").group_by(column)).all()
+    return {value: n for value, n, _ in sorted(rows, key=lambda r: (-r[1], r[2]))}
+
+
 def stats(session: Session, today: date) -> Stats:
-    """Counts for `/complaints stats` (open cases by label, review work, lateness)."""
-    rows = session.execute(select(Case.status, Case.intent, Case.regime, Case.safeguarding,
-                                  Case.needs_review, Case.assignee)).all()
-    open_rows = [r for r in rows if r.status != "closed"]
+    """Counts for `/complaints stats` (open cases by label, review work, lateness).
+
+    Counted in the database: reading every case ever received into Python grew with
+    history, not with the open work.
+    """
+    is_open = Case.status != "closed"
+    totals = session.execute(select(
+        func.count().filter(is_open), func.count().filter(Case.status == "closed"),
+        func.count().filter(is_open, Case.safeguarding.is_(True)),
+        func.count().filter(is_open, Case.needs_review.is_(True)),
+        func.count().filter(is_open, or_(Case.assignee.is_(None), Case.assignee == "")),
+    )).one()
     held = session.scalar(select(func.count()).select_from(Letter).join(Case)
-                          .where(Letter.status == "held", Case.status != "closed")) or 0
+                          .where(Letter.status == "held", is_open)) or 0
     return Stats(
-        open_cases=len(open_rows), closed_cases=len(rows) - len(open_rows),
-        by_intent=dict(Counter(r.intent for r in open_rows).most_common()),
-        by_regime=dict(Counter(r.regime for r in open_rows).most_common()),
-        safeguarding_open=sum(1 for r in open_rows if r.safeguarding),
-        needs_review=sum(1 for r in open_rows if r.needs_review),
-        held_letters=held,
-        overdue=session.scalar(_counted(_overdue_query(today),
-                                        func.count(distinct(Deadline.case_id)))) or 0,
-        unassigned=sum(1 for r in open_rows if not r.assignee),
+        open_cases=totals[0], closed_cases=totals[1],
+        by_intent=_open_counts_by(session, Case.intent),
+        by_regime=_open_counts_by(session, Case.regime),
+        safeguarding_open=totals[2], needs_review=totals[3], held_letters=held,
+        overdue=session.scalar(_overdue_query(today).with_only_columns(
+            func.count(distinct(Deadline.case_id)), maintain_column_froms=True)) or 0,
+        unassigned=totals[4],
     )
