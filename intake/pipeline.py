@@ -16,10 +16,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.orm import Session
 
-from intake.cases.db import IMMEDIATE, Store
+from intake.cases.db import Store
 from intake.cases.models import FAILED, PENDING, QUARANTINED, Message
 from intake.errors import InputError
 from intake.records import IntakeRecord
@@ -83,17 +84,26 @@ def accept(store: Store, record: IntakeRecord) -> int:
     return message_id
 
 
-def _claim(session: object, store: Store, message_id: int) -> Message | None:
+def _lock_first(session: Session, store: Store, message_id: int) -> None:
+    """SQLite: take the write lock before reading, so the claim sees every commit made by
+    another worker process (a no-op UPDATE begins the transaction and waits for the lock).
+    PostgreSQL claims with FOR UPDATE SKIP LOCKED instead."""
+    if not store.is_postgres:
+        session.execute(update(Message).where(Message.id == message_id)
+                        .values(attempts=Message.attempts))
+
+
+def _claim(session: Session, store: Store, message_id: int) -> Message | None:
     query = select(Message).where(Message.id == message_id,
                                   Message.disposition.in_((PENDING, FAILED)))
     if store.is_postgres:
         query = query.with_for_update(skip_locked=True)
-    return session.execute(query).scalar_one_or_none()  # type: ignore[attr-defined]
+    return session.execute(query).scalar_one_or_none()
 
 
 def _run_steps(store: Store, message_id: int, settings: Settings) -> Outcome | None:
     with store.session() as session:
-        session.connection(execution_options=IMMEDIATE)  # SQLite: lock before the claim
+        _lock_first(session, store, message_id)
         msg = _claim(session, store, message_id)
         if msg is None:
             return None  # already processed, or another worker holds it
@@ -111,7 +121,7 @@ def _run_steps(store: Store, message_id: int, settings: Settings) -> Outcome | N
 def _record_failure(store: Store, message_id: int, exc: Exception) -> Outcome:
     """Quarantine the sender's fault; retry ours with backoff, then quarantine."""
     with store.session() as session:
-        session.connection(execution_options=IMMEDIATE)
+        _lock_first(session, store, message_id)
         msg = session.get(Message, message_id)
         assert msg is not None
         if msg.disposition not in (PENDING, FAILED):

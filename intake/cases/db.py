@@ -48,31 +48,17 @@ def make_engine(url: str) -> Engine:
         path.parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
-        event.listen(engine, "begin", _sqlite_begin)
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
 
-IMMEDIATE = {"sqlite_immediate": True}
-
-
 def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
-    # SQLAlchemy, not the driver, begins transactions (so SAVEPOINT and BEGIN IMMEDIATE
-    # work as documented for pysqlite).
-    dbapi_conn.isolation_level = None
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA busy_timeout=30000")
     cur.close()
-
-
-def _sqlite_begin(conn) -> None:  # type: ignore[no-untyped-def]
-    """``BEGIN IMMEDIATE`` when asked: the write lock and a fresh snapshot from the start,
-    so a worker that claims a message sees every earlier worker's commit."""
-    immediate = conn.get_execution_options().get("sqlite_immediate")
-    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 def alembic_config(url: str) -> Config:
