@@ -14,6 +14,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -41,6 +42,10 @@ MAX_LINES = 40
 # is for the network both ways and for Bolt.
 ANSWER_BUDGET_SECONDS = 1.5
 LOOKING_UP = "Looking that up… the answer will appear here in a moment (only you see it)."
+# Lookups get threads of their own: the default pool is shared with work after other acks
+# (a burst of phone submissions polls for its outcomes there), and a lookup queued behind
+# that would spend its budget waiting for a thread rather than for the database.
+LOOKUP_THREADS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="complaints-lookup")
 STORE_UNAVAILABLE = ("The case store cannot be read just now. Try again in a minute; "
                      "nothing has changed.")
 
@@ -157,7 +162,8 @@ async def _reply_for(svc: BotServices, user: str, text: str) -> tuple[dict[str, 
     """The reply for ``user``, and whether it is a refusal (audited after the ack)."""
     if not await svc.staff.is_staff(user):
         return {"text": REFUSAL_TEXT}, True
-    return await asyncio.to_thread(answer, svc, user, text), False
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(LOOKUP_THREADS, answer, svc, user, text), False
 
 
 async def _deliver_late(svc: BotServices, body: dict[str, Any], reply: dict[str, Any]) -> None:
