@@ -153,3 +153,15 @@ def test_cases_and_messages_export_follow_the_contract(
     assert data["letters"][0]["status"] in {"held", "queued", "sent", "failed", "bounced"}
     assert row["case"] == data["reference"] and row["disposition"] == "new_case"
     assert "Brook Farm" in row["text"] and row["attachments"] == []
+
+
+def test_raw_8bit_header_bytes_never_stop_a_case(sqlite_store: Store,
+                                                 settings: Settings) -> None:
+    raw = (b"From: \xc2\x98G\xc3\x96 Head <head@school.example>\r\nTo: enquiries@localhost\r\n"
+           b"Subject: Complaint \xff\xfe\r\nMessage-ID: <8bit@school.example>\r\n\r\n"
+           b"Dear Ofsted, the inspector was rude to my staff at Hill School (URN 123456).\r\n")
+    record = IntakeRecord(channel="email", external_id="8bit@school.example",
+                          received_at=NOW, raw=raw, sender="head@school.example")
+    outcome = pipeline.process_message(sqlite_store, pipeline.accept(sqlite_store, record),
+                                       settings)
+    assert outcome is not None and outcome.disposition == "new_case"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
+from dataclasses import fields, is_dataclass
+from typing import Any
 
 from intake.records import ParsedMessage
 from intake.steps.context import Context
@@ -21,9 +23,33 @@ def parser_for(channel: str) -> Callable[[bytes], ParsedMessage]:
     return getattr(importlib.import_module(module), name)
 
 
+def clean(value: Any) -> Any:
+    """Strings without lone surrogates (8-bit header bytes decode to them, and no database
+    can store them), in dataclasses, lists and dicts alike."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "replace").decode("utf-8") if _has_surrogates(value) \
+            else value
+    if isinstance(value, list):
+        return [clean(v) for v in value]
+    if isinstance(value, dict):
+        return {clean(k): clean(v) for k, v in value.items()}
+    if is_dataclass(value) and not isinstance(value, type):
+        for f in fields(value):
+            setattr(value, f.name, clean(getattr(value, f.name)))
+    return value
+
+
+def _has_surrogates(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
 def parse_message(ctx: Context) -> None:
     """Fill the readable fields of the message row (shown by `messages export`)."""
-    parsed = parser_for(ctx.message.channel)(ctx.message.raw)
+    parsed = clean(parser_for(ctx.message.channel)(ctx.message.raw))
     ctx.parsed = parsed
     msg = ctx.message
     msg.subject = parsed.subject
