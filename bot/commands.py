@@ -183,6 +183,19 @@ async def _deliver_late(svc: BotServices, body: dict[str, Any], reply: dict[str,
         log.warning("could not deliver a /complaints answer: %s", type(exc).__name__)
 
 
+async def _ack_in_time(ack: AsyncAck, work: asyncio.Task[tuple[dict[str, Any], bool]],
+                       started: float) -> bool:
+    """Ack with the answer if it is ready within the budget, else at once with "Looking
+    that up…". True when the answer went in the ack."""
+    budget = ANSWER_BUDGET_SECONDS - (time.monotonic() - started)
+    done, _ = await asyncio.wait({work}, timeout=max(budget, 0.0))
+    if work in done:
+        await ack(response_type="ephemeral", **work.result()[0])
+        return True
+    await ack(response_type="ephemeral", **_text(LOOKING_UP))
+    return False
+
+
 async def on_complaints(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
     started = time.monotonic()
     svc = services(context)
@@ -193,14 +206,9 @@ async def on_complaints(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltC
         return
     async with svc.in_flight.track():
         work = asyncio.create_task(_reply_for(svc, user, text))
-        budget = ANSWER_BUDGET_SECONDS - (time.monotonic() - started)
-        done, _ = await asyncio.wait({work}, timeout=max(budget, 0.0))
-        if work in done:
-            reply, refused = work.result()
-            await ack(response_type="ephemeral", **reply)
-        else:
-            await ack(response_type="ephemeral", **_text(LOOKING_UP))
-            reply, refused = await work
+        in_ack = await _ack_in_time(ack, work, started)
+        reply, refused = await work
+        if not in_ack:
             log.info("/complaints %s answered after the ack (%.1f s)", word,
                      time.monotonic() - started)
             await _deliver_late(svc, body, reply)
