@@ -132,7 +132,9 @@ def assigned_to(session: Session, user_id: str) -> list[tuple[Case, Deadline | N
     cases = session.scalars(select(Case).where(Case.assignee == user_id,
                                                Case.status != "closed")).all()
     listed = _items(session, _in_force().where(Case.assignee == user_id), None)
-    items = {i.case.id: i.deadline for i in listed}
+    items: dict[int, Deadline | None] = {}
+    for item in listed:  # in due order: the first one seen is the next deadline
+        items.setdefault(item.case.id, item.deadline)
     found = [(case, items.get(case.id)) for case in cases]
     found.sort(key=lambda cd: (cd[1].due_date if cd[1] and cd[1].due_date else date.max,
                                cd[0].reference))

@@ -12,7 +12,14 @@ from sqlalchemy import event
 
 from intake.cases.db import Store
 from intake.cases.models import Case, Deadline, Letter
-from intake.cases.queries import due_page, due_within, overdue, overdue_page, stats
+from intake.cases.queries import (
+    assigned_to,
+    due_page,
+    due_within,
+    overdue,
+    overdue_page,
+    stats,
+)
 
 TODAY = date(2026, 3, 2)  # a Monday; the next five working days end on Monday 9 March
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -161,3 +168,17 @@ def test_stats_count_open_cases_by_label_most_first_then_first_seen(store: Store
     assert list(got.by_regime.items()) == [("jar", 2), ("ofsted", 2), ("slac", 2)]  # a tie
     assert (got.safeguarding_open, got.needs_review, got.unassigned) == (2, 2, 4)
     assert (got.held_letters, got.overdue) == (1, 0)
+
+
+def test_my_cases_show_their_next_deadline_not_their_last(store: Store) -> None:
+    today = NOW.date()
+    with store.session() as s:
+        held = add_case(s, 1, {"acknowledge_by": today, "respond_by": today + timedelta(30)},
+                        letter="held", case_fields={"assignee": "U1"})
+        sent = add_case(s, 2, {"acknowledge_by": today, "respond_by": today + timedelta(20)},
+                        letter="sent", case_fields={"assignee": "U1"})
+        held_ref, sent_ref = held.reference, sent.reference
+    with store.session() as s:
+        mine = [(case.reference, d.kind if d else None) for case, d in assigned_to(s, "U1")]
+    # The held acknowledgement is due first; the sent one no longer counts.
+    assert mine == [(held_ref, "acknowledge_by"), (sent_ref, "respond_by")]
