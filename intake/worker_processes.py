@@ -1,9 +1,11 @@
 """Pipeline workers in their own processes, so the listeners never wait on them.
 
 Parsing, classifying and rendering letters is CPU work under Python's global lock; run in
-the same process it slows the SMTP edge's ``250`` and can make Slack requests miss their
-3-second deadline. ``serve`` therefore runs the pipeline in ``pipeline_processes`` child
-processes (0 keeps it in a thread of the main process). Children are woken through a shared
+the same process it competes with the SMTP edge and the Slack listeners. With
+``pipeline_processes`` above 0, ``serve`` runs the pipeline in that many child processes
+(0, the default, keeps it in a thread of the main process: on SQLite, whose writers queue
+for one lock anyway, that measured faster; on PostgreSQL several processes work in
+parallel). Children are woken through a shared
 event after each accept, poll otherwise, and are restarted if one dies. Several children
 (or several machines) never process a message twice: rows are claimed with ``SKIP LOCKED``
 on PostgreSQL, and SQLite serialises writers.
