@@ -57,15 +57,14 @@ NOTES = """Notes:
 
 - **Spool:** opt-in (`INTAKE_SMTP_SPOOL`); with it off a database that cannot take a
   message gets `451` and the sender keeps it. Both ways are tested above.
-- **Reminders:** the reminder scheduler does not exist yet (`serve` skips it), so "no
-  reminder sent twice by two processes" has no test; the outbox and the pipeline claim,
-  which it would share, are covered by the two-process test.
+- **Reminders:** "no reminder sent twice by several processes" is tested in
+  `tests/slack/test_reminders.py` (four schedulers on one PostgreSQL, claims by unique
+  `reminders_sent` keys).
 - **After a crash** letters the dead process had claimed wait out the outbox lease (60 s)
   before the restarted process retries them; the SIGKILL test runs that clock forward in
   the database rather than waiting.
-- **Disk full log line:** the pipeline logs `message N not processed: OSError` with the
-  traceback (`[Errno 28] No space left on device`). Adding `exc.strerror` for an
-  `OSError` to that one line would name the cause without reading the trace.
+- **Disk full log line:** the pipeline logs `message N not processed: OSError (No space
+  left on device)`, and the message's reason says the same.
 - **Locked SQLite:** the store waits up to its 30 s busy timeout before `451`, so a sender
   holds its connection that long; PostgreSQL fails fast.
 """

@@ -58,19 +58,13 @@ NOTES = """Reading the figures:
 - Block actions and view submissions ack first and do the work afterwards (the phone
   call is stored before the ack, the case made after it), so their ack latency stays in
   tens of milliseconds whatever the load.
-- `/complaints due` builds its answer before it acks, and that answer gets slower with
-  every open case that is due: each round above adds the cases its phone submissions
-  made, and the rate falls round by round. The list does one query per listed case to
-  load its letters and builds the whole list before the 50-row limit applies (see
-  Growth for the cause and the fix in `intake/cases/queries.py`). While the pipeline is
-  busy the answer takes more than Slack's 3 seconds: Bolt then answers 404 and Slack
-  shows the user an error. Besides the query fix, the command should ack at once and
-  post the list through `response_url` when it may be slow.
-- Fuzzing (`tests/test_fuzz_slack.py`) found two payloads that make the phone modal's
-  submission handler raise (HTTP 500): a `datetimepicker` value outside Python's date
-  range, and a state element that is not an object (`bot/phone_modal.py`,
-  `_element_value`). Slack itself does not send either; the test keeps to Slack's shapes
-  and ranges, and the handler should refuse such input with an inline error instead.
+- `/complaints due` answers within a 1.5-second budget: when the list is ready in time
+  it comes in the ack; when the database is slow (a busy pipeline, a large case table)
+  the ack says "Looking that up…" at once and the list follows by `chat.postEphemeral`.
+  The lists are single SQL statements with the limit in SQL (see Growth).
+- Malformed phone-modal values (a `datetimepicker` outside Python's date range, a state
+  element that is not an object), first found by fuzzing, are inline field errors
+  (`tests/slack/test_phone_modal_malformed.py`).
 """
 
 

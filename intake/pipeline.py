@@ -84,6 +84,14 @@ def accept(store: Store, record: IntakeRecord) -> int:
     return message_id
 
 
+def describe(exc: BaseException) -> str:
+    """An error's class, and for OS errors their cause ("No space left on device"): never
+    the message text of other errors, which may quote personal data."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{type(exc).__name__} ({exc.strerror})"
+    return type(exc).__name__
+
+
 def _lock_first(session: Session, store: Store, message_id: int) -> None:
     """SQLite: take the write lock before reading, so the claim sees every commit made by
     another worker process (a no-op UPDATE begins the transaction and waits for the lock).
@@ -132,10 +140,10 @@ def _record_failure(store: Store, message_id: int, exc: Exception) -> Outcome:
             msg.disposition, msg.reason = QUARANTINED, exc.reason
         elif msg.attempts >= MAX_ATTEMPTS:
             msg.disposition = QUARANTINED
-            msg.reason = f"gave up after {msg.attempts} attempts: {type(exc).__name__}"
+            msg.reason = f"gave up after {msg.attempts} attempts: {describe(exc)}"
         else:
             msg.disposition = FAILED
-            msg.reason = f"attempt {msg.attempts} failed: {type(exc).__name__}"
+            msg.reason = f"attempt {msg.attempts} failed: {describe(exc)}"
             msg.next_attempt_at = datetime.now(UTC) + FIRST_RETRY * 2 ** (msg.attempts - 1)
         return Outcome(msg.id, msg.disposition, None)
 
@@ -148,7 +156,7 @@ def process_message(store: Store, message_id: int,
         outcome = _run_steps(store, message_id, settings)
     except Exception as exc:  # noqa: BLE001 - every failure is recorded, none is lost
         level = logging.INFO if isinstance(exc, InputError) else logging.ERROR
-        log.log(level, "message %s not processed: %s", message_id, type(exc).__name__,
+        log.log(level, "message %s not processed: %s", message_id, describe(exc),
                 exc_info=not isinstance(exc, InputError | OperationalError))
         return _record_failure(store, message_id, exc)
     if outcome is not None:

@@ -76,7 +76,8 @@ def test_full_disk_fails_the_message_for_retry_then_it_goes_through(
     with sqlite_store.session() as session:
         msg = session.get(Message, message_id)
         assert msg is not None and msg.raw == record.raw  # nothing lost
-        assert msg.reason == "attempt 1 failed: OSError" and msg.case_id is None
+        assert msg.reason == "attempt 1 failed: OSError (No space left on device)"
+        assert msg.case_id is None
         assert msg.next_attempt_at is not None
         assert session.query(Attachment).count() == 0  # the failed transaction left nothing
         msg.next_attempt_at = datetime.now(UTC) - timedelta(seconds=1)  # the backoff passes
