@@ -1,8 +1,9 @@
 """Slack intake: intake-channel messages, DMs to the bot and the "Log as complaint" shortcut.
 
 Each becomes an :class:`~intake.records.IntakeRecord` on channel ``slack`` and goes through
-the same pipeline as email (issue 5 item 2). The edge stays thin, as with SMTP: Slack is
-acknowledged first, then the raw event is stored off the event loop and the pipeline is
+the same pipeline as email (issue 5 item 2). The edge stays thin, as with SMTP: a message
+event is stored before Slack gets its answer when the database takes it within a second
+(:func:`store_before_ack`; a refusal asks Slack to send it again), and the pipeline is
 woken. Loops are impossible because the bot ignores its own and other bots' messages.
 Edits and deletions are recorded in the audit trail, never turned into new cases, and a
 Slack retry carries the same ``event_id``, so the pipeline marks it a duplicate.
@@ -17,12 +18,14 @@ import html
 import json
 import logging
 import re
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
+from slack_bolt.response import BoltResponse
 from sqlalchemy import select
 
 from bot.access import refuse
@@ -172,15 +175,17 @@ def slack_record(external_id: str, payload: dict[str, Any], user: str) -> Intake
                         raw=json.dumps(payload, separators=(",", ":")).encode(), sender=user)
 
 
-async def store_record(svc: BotServices, record: IntakeRecord) -> int:
+async def store_record(svc: BotServices, record: IntakeRecord, *, retry: bool = True) -> int:
     """Store the record off the event loop, then wake the pipeline.
 
-    Slack has already had its answer, so it will not resend: a database hiccup is retried
-    here for a while (``STORE_RETRY_DELAYS``) before giving up with ``StoreUnavailable``.
+    When Slack has already had its answer it will not resend: a database hiccup is then
+    retried here for a while (``STORE_RETRY_DELAYS``) before giving up with
+    ``StoreUnavailable``. Before the answer (``retry=False``) the first failure is raised
+    at once, so Slack can be asked to send the event again.
     """
     from intake.pipeline import accept
 
-    for delay in (*STORE_RETRY_DELAYS, None):
+    for delay in (*(STORE_RETRY_DELAYS if retry else ()), None):
         try:
             message_id = await asyncio.to_thread(accept, svc.store, record)
             break
@@ -251,6 +256,42 @@ def _candidates(session: Any, channel: str | None, ts: str | None) -> list[Messa
 
 # --- listeners -------------------------------------------------------------------------
 
+EARLY_STORE_KEY = "intake_store_task"
+EARLY_STORE_BUDGET = 1.0  # seconds of Slack's 3 spent trying to store before the ack
+
+
+def event_record(body: dict[str, Any], event: dict[str, Any]) -> IntakeRecord:
+    event_id = body.get("event_id") or f"{event.get('channel')}:{event.get('ts')}"
+    payload = {k: body.get(k) for k in ("event_id", "team_id", "event_time", "event")}
+    return slack_record(event_id, payload, event.get("user", ""))
+
+
+async def store_before_ack(body: dict[str, Any], context: AsyncBoltContext,
+                           next: Callable[[], Awaitable[BoltResponse]]) -> BoltResponse:
+    """Store an intake message before Slack gets its answer, as the SMTP edge does.
+
+    Within the budget the event is stored and only then acknowledged. When the database
+    refuses it, Slack gets a 503 and sends the event again later (same event_id, so never
+    twice). When storing is merely slow, the ack goes out and the listener waits for the
+    store that is already under way.
+    """
+    event = body.get("event") or {}
+    svc = services(context)
+    if body.get("type") != "event_callback" or event.get("type") != "message" \
+            or event.get("subtype") in EDIT_SUBTYPES \
+            or not is_intake_message(event, svc.settings.slack_intake_channel):
+        return await next()
+    task = asyncio.ensure_future(store_record(svc, event_record(body, event), retry=False))
+    try:
+        await asyncio.wait_for(asyncio.shield(task), EARLY_STORE_BUDGET)
+    except StoreUnavailable:
+        log.warning("slack event not stored; asking Slack to send it again")
+        return BoltResponse(status=503, body="")
+    except TimeoutError:
+        pass
+    context[EARLY_STORE_KEY] = task
+    return await next()
+
 
 async def on_message(body: dict[str, Any], event: dict[str, Any],
                      context: AsyncBoltContext) -> None:
@@ -266,9 +307,11 @@ async def on_message(body: dict[str, Any], event: dict[str, Any],
             return
         if not is_intake_message(event, svc.settings.slack_intake_channel):
             return
-        event_id = body.get("event_id") or f"{event.get('channel')}:{event.get('ts')}"
-        payload = {k: body.get(k) for k in ("event_id", "team_id", "event_time", "event")}
-        await store_record(svc, slack_record(event_id, payload, event.get("user", "")))
+        early = context.get(EARLY_STORE_KEY)
+        if early is not None:  # the middleware began storing it before the ack
+            await early
+            return
+        await store_record(svc, event_record(body, event))
 
 
 async def on_log_as_complaint(ack: AsyncAck, body: dict[str, Any],
@@ -341,5 +384,6 @@ def _progress_view() -> dict[str, Any]:
 
 
 def register(app: AsyncApp) -> None:
+    app.middleware(store_before_ack)
     app.event("message")(on_message)
     app.shortcut(SHORTCUT_CALLBACK)(on_log_as_complaint)

@@ -9,10 +9,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, select
 from sqlalchemy.exc import OperationalError
 
 import bot.intake
+from intake.cases.models import Message
 from tests.slack.conftest import INTAKE_CHANNEL, STAFF_USER, SlackHarness
 from tests.slack.test_phone_modal import CALL, form
 
@@ -50,15 +51,23 @@ def refuse(slack_bot: SlackHarness, monkeypatch: pytest.MonkeyPatch) -> Iterator
         event.remove(slack_bot.store.engine, "before_cursor_execute", fn)
 
 
-async def test_a_database_hiccup_after_the_ack_loses_no_event(slack_bot: SlackHarness,
-                                                              refuse: Any) -> None:
-    refusals = refuse(2)
-    reply = await slack_bot.requests.event(
-        {"type": "message", "channel": INTAKE_CHANNEL, "user": "U0P", "ts": f"{time.time()}",
-         "text": "The inspector ignored our evidence about attendance."})
-    assert reply.status == 200
+async def test_an_event_the_database_refuses_is_sent_again_by_slack_not_lost(
+        slack_bot: SlackHarness, refuse: Any) -> None:
+    refusals = refuse(1)
+    event = {"type": "message", "channel": INTAKE_CHANNEL, "user": "U0P",
+             "ts": f"{time.time()}", "text": "The inspector ignored our evidence about "
+             "attendance."}
+    reply = await slack_bot.requests.event(event, event_id="EvHICCUP")
+    assert reply.status == 503  # not acknowledged: Slack keeps it and sends it again
+    assert refusals.refused == 1
+    with slack_bot.store.session() as session:
+        assert session.scalars(select(Message)).all() == []
+    again = await slack_bot.requests.event(event, event_id="EvHICCUP", retry_num=1)
+    assert again.status == 200
     await slack_bot.wait_processed(1)
-    assert refusals.refused == 2
+    with slack_bot.store.session() as session:
+        [msg] = session.scalars(select(Message)).all()
+        assert (msg.external_id, msg.disposition) == ("EvHICCUP", "new_case")
 
 
 async def test_phone_answers_come_back_when_they_cannot_be_stored(slack_bot: SlackHarness,
