@@ -118,7 +118,10 @@ _CHILD = ci(
     r"i'?m\s+1\d|me|she|he|him|her)\b",
 )
 _ACT = ci(
-    r"\b(abus\w*|neglect\w*|exploit\w*|groom\w*|(?:went|gone|goes|going|been|go)\s+missing|"
+    # Physical handling by an adult: holding a child by the face, head, arm or neck.
+    r"\b((?:hold|holds|holding|held|gripp\w*|squeez\w*)\s+(?:\w+'?s?\s+){0,2}(?:face|"
+    r"head|jaw|neck|arms?|wrists?)|rough(?:ly)?\s+handl\w*|firm\s+handling|"
+    r"abus\w*|neglect\w*|exploit\w*|groom\w*|(?:went|gone|goes|going|been|go)\s+missing|"
     r"run(?:s|ning)?\s+away|ran\s+away|self[- ]harm\w*|suicid\w*|overdos\w*|"
     r"danger\w*|unsafe|not\s+safe|hit(?:s|ting)?|slap\w*|punch\w*|kick\w*|push(?:es|ed|ing)?|"
     r"shov\w+|grabb\w+|dragg\w+|chok\w+|strangl\w+|smack\w*|bruis\w*|scald\w*|burn[st]?\b|"
