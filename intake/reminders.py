@@ -43,6 +43,7 @@ from intake.rules.deadlines import LONDON
 from intake.rules.rulebook import get_rulebook
 from intake.rules.working_days import is_working_day
 from intake.settings import Settings
+from intake.steps.letter import REVIEW_REASON
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +52,6 @@ RELEASE_HOUR = 15  # local time on the deadline day: late enough for staff, same
 MIN_REVIEW = timedelta(hours=2)  # the least time staff get to look at a held letter
 DIGEST_WORKING_DAYS = 3
 POLL_SECONDS = 60.0
-REVIEW_HOLD = "labels below"  # the hold that PRODUCT.md lets lapse at the deadline
 PRIORITY = {"alert": 0, "escalation": 1, "digest": 4, "thread": 6}
 MILESTONE_WORDS = {
     "progress_update": ("JAR progress update due: if the response will not be sent within "
@@ -184,7 +184,7 @@ class HeldLetter:
     @property
     def lapses(self) -> bool:
         """Sent as classified at the deadline when only the label review held it."""
-        return self.hold_reason.startswith(REVIEW_HOLD)
+        return self.hold_reason == REVIEW_REASON
 
     @property
     def release_at(self) -> datetime:

@@ -27,6 +27,9 @@ from intake.records import Contact
 from intake.steps.context import Context
 from intake.switches import PAUSED_REASON, letters_paused
 
+# The one hold that PRODUCT.md lets lapse at the acknowledgement deadline (reminders).
+REVIEW_REASON = "labels below the review threshold: staff review first"
+
 
 @dataclass(frozen=True)
 class Destination:
@@ -102,7 +105,7 @@ def _hold_reason(ctx: Context, dest: Destination) -> str | None:
     if dest.delivery == "email" and not dest.to:
         return "no address to reply to"
     if ctx.classification.needs_review and staff_configured(ctx):
-        return "labels below the review threshold: staff review first"
+        return REVIEW_REASON
     return None
 
 
@@ -122,7 +125,7 @@ def prepare_letter(ctx: Context) -> None:
     main = _letter_row(ctx, rendered, dest, status, hold, html)
     audit(ctx.session, SYSTEM, "letter_prepared", ctx.case.reference, letter_id=main.id,
           kind=kind, status=status, delivery=dest.delivery, hold_reason=hold)
-    review_hold = hold is not None and hold.startswith("labels below")
+    review_hold = hold == REVIEW_REASON
     if review_hold and dest.delivery == "email" and dest.to:
         receipt = render_letter("receipt", data)
         row = _letter_row(ctx, receipt, dest, "queued", None, receipt.html)
