@@ -21,7 +21,7 @@ from intake.cases.actions import LabelChange
 from intake.cases.db import Store
 from intake.cases.models import Alert, AuditEntry, Letter, OutboxItem, ReminderSent, SlackPost
 from intake.channels.phone import phone_record
-from intake.reminders import ReminderScheduler
+from intake.reminders import PassReport, ReminderScheduler
 from intake.rules.deadlines import LONDON
 from intake.settings import Settings
 from tests.test_pipeline import FORM
@@ -58,6 +58,19 @@ def make_case(store: Store, settings: Settings, **form: object) -> str:
     return outcome.case_reference
 
 
+def run_in_four_processes(store: Store, settings: Settings,
+                          moment: datetime) -> list[PassReport]:
+    """One scheduler pass at ``moment`` from four stores at once, as four processes would."""
+    others = [Store(store.url) for _ in range(3)]
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            return list(pool.map(lambda st: ReminderScheduler(st, settings).run_once(moment),
+                                 [store, *others]))
+    finally:
+        for other in others:
+            other.dispose()
+
+
 def posts(store: Store, purpose: str) -> list[SlackPost]:
     with store.session() as s:
         return list(s.scalars(select(SlackPost).where(SlackPost.purpose == purpose)
@@ -89,15 +102,7 @@ def test_daily_digest_once_per_working_day_from_8am(store: Store, slack_on: Sett
 
 def test_several_processes_send_one_digest(store: Store, slack_on: Settings) -> None:
     make_case(store, slack_on)
-    others = [Store(store.url) for _ in range(3)]
-    try:
-        moment = at("2026-11-24", 9, 30)
-        with ThreadPoolExecutor(4) as pool:
-            reports = list(pool.map(lambda st: ReminderScheduler(st, slack_on).run_once(moment),
-                                    [store, *others]))
-    finally:
-        for other in others:
-            other.dispose()
+    reports = run_in_four_processes(store, slack_on, at("2026-11-24", 9, 30))
     assert sum(r.digests for r in reports) == 1
     assert [r.errors for r in reports] == [[], [], [], []]
     assert len(posts(store, "digest")) == 1
@@ -205,15 +210,8 @@ def test_held_letter_released_once_by_several_processes(store: Store,
                                                        holding: Settings) -> None:
     ref = make_case(store, holding, email="dawn@example.org", email_consent="yes")
     letter = held_letter(store, ref)
-    others = [Store(store.url) for _ in range(3)]
-    try:
-        moment = at("2026-11-24", 9)  # the deadline has passed: release at once
-        with ThreadPoolExecutor(4) as pool:
-            reports = list(pool.map(lambda st: ReminderScheduler(st, holding).run_once(moment),
-                                    [store, *others]))
-    finally:
-        for other in others:
-            other.dispose()
+    # The deadline has passed: release at once.
+    reports = run_in_four_processes(store, holding, at("2026-11-24", 9))
     assert sum(r.held_released for r in reports) == 1
     with store.session() as s:
         assert len(s.scalars(select(OutboxItem).where(OutboxItem.letter_id == letter.id)
@@ -297,15 +295,7 @@ def test_several_processes_resend_an_alert_once(store: Store, slack_on: Settings
     relabel(store, slack_on, ref, safeguarding=True)
     with store.session() as s:
         first_sent = s.scalars(select(Alert)).one().last_sent_at
-    others = [Store(store.url) for _ in range(3)]
-    try:
-        moment = first_sent + timedelta(minutes=31)
-        with ThreadPoolExecutor(4) as pool:
-            reports = list(pool.map(lambda st: ReminderScheduler(st, slack_on).run_once(moment),
-                                    [store, *others]))
-    finally:
-        for other in others:
-            other.dispose()
+    reports = run_in_four_processes(store, slack_on, first_sent + timedelta(minutes=31))
     assert sum(r.alerts_resent for r in reports) == 1
     with store.session() as s:
         assert s.scalars(select(Alert)).one().sends == 2
