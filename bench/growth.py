@@ -16,11 +16,9 @@ import argparse
 import random
 import re
 import sys
-import tempfile
 import time
 import tracemalloc
 from collections.abc import Callable
-from contextlib import ExitStack
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -32,7 +30,7 @@ from sqlalchemy import Select, func, insert, select, text, update
 
 from bench.corpus import make_messages
 from bench.report import command_line, median, stamp, write_section
-from bench.serve_process import pg_database
+from bench.serve_process import bench_store
 
 PIPELINE_MESSAGES = 40
 REPEATS = 25
@@ -210,20 +208,8 @@ def plans(store: Any, size: int) -> list[str]:
 
 
 def run(db: str, sizes: list[int]) -> str:
-    from intake.cases.db import Store, upgrade
-    from intake.settings import override_settings
-
     results, plan_lines, seeded = [], [], 0
-    with ExitStack() as stack:
-        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="intake-growth-")))
-        url = (stack.enter_context(pg_database()) if db == "postgres"
-               else f"sqlite:///{tmp / 'intake.db'}")
-        upgrade(url)
-        store = Store(url)
-        stack.callback(store.dispose)
-        settings = stack.enter_context(override_settings(
-            database_url=url, mailboxes=["enquiries@example.org"],
-            max_replies_per_sender_per_day=100000))
+    with bench_store(db, "intake-growth-") as (store, settings, tmp):
         for size in sizes:
             took = seed(store, seeded, size)
             seeded = size

@@ -15,11 +15,10 @@ import io
 import os
 import pstats
 import sys
-import tempfile
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -27,7 +26,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.corpus import make_messages
-from bench.serve_process import pg_database
+from bench.serve_process import bench_store
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -72,21 +71,10 @@ def _top(profile: cProfile.Profile, limit: int) -> list[tuple[str, float, float]
 
 def profile(db: str, count: int) -> str:
     """Run the corpus through accept + every step; return a Markdown summary."""
-    from intake.cases.db import Store, upgrade
     from intake.pipeline import accept, process_message
     from intake.records import IntakeRecord
-    from intake.settings import override_settings
 
-    with ExitStack() as stack:
-        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="intake-prof-")))
-        url = (stack.enter_context(pg_database()) if db == "postgres"
-               else f"sqlite:///{tmp / 'intake.db'}")
-        upgrade(url)
-        store = Store(url)
-        stack.callback(store.dispose)
-        settings = stack.enter_context(override_settings(
-            database_url=url, mailboxes=["enquiries@example.org"],
-            attachments_dir=tmp / "att", max_replies_per_sender_per_day=100000))
+    with bench_store(db, "intake-prof-") as (store, settings, _folder):
         samples = make_messages(count + 1, seed=42, tag=f"prof-{time.time_ns()}")
 
         def record(raw: bytes, mid: str) -> IntakeRecord:

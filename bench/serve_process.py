@@ -8,6 +8,7 @@ what the database holds without going through the process under test.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
@@ -195,6 +196,31 @@ def pg_database(prefix: str = "intake_b_") -> Iterator[str]:
                               "WHERE datname = :n"), {"n": name})
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
         admin.dispose()
+
+
+@contextmanager
+def bench_store(db: str, prefix: str, **overrides: Any) -> Iterator[tuple[Any, Any, Path]]:
+    """A fresh store at the latest schema with benchmark settings in force, in-process.
+
+    Yields ``(store, settings, folder)``; the folder holds the SQLite file and any files.
+    """
+    import tempfile
+
+    from intake.cases.db import Store, upgrade
+    from intake.settings import override_settings
+
+    with tempfile.TemporaryDirectory(prefix=prefix) as folder, contextlib.ExitStack() as stack:
+        tmp = Path(folder)
+        url = (stack.enter_context(pg_database()) if db == "postgres"
+               else f"sqlite:///{tmp / 'intake.db'}")
+        upgrade(url)
+        store = Store(url)
+        stack.callback(store.dispose)
+        chosen = {"database_url": url, "mailboxes": ["enquiries@example.org"],
+                  "attachments_dir": tmp / "attachments",
+                  "max_replies_per_sender_per_day": 100000, **overrides}
+        settings = stack.enter_context(override_settings(**chosen))
+        yield store, settings, tmp
 
 
 class Counter:
