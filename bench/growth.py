@@ -177,23 +177,17 @@ def measure(store: Any, settings: Any, size: int, tmp: Path) -> dict[str, Any]:
 
 
 def plans(store: Any, size: int) -> list[str]:
-    from intake.cases.models import Case, Deadline
+    """Query plans of the statements the bot runs (the list queries from
+    ``intake.cases.queries`` themselves, so the table cannot drift from the code)."""
+    from intake.cases.queries import due_statement, overdue_statement
 
     today = date.today()
-    due = (select(Deadline, Case).join(Case, Case.id == Deadline.case_id)
-           .where(Case.status != "closed", Deadline.superseded_at.is_(None),
-                  Deadline.met_at.is_(None), Deadline.due_date.is_not(None),
-                  Deadline.due_date >= today, Deadline.due_date <= today + timedelta(days=14))
-           .order_by(Deadline.due_date, Case.reference, Deadline.kind))
-    late = (select(Deadline, Case).join(Case, Case.id == Deadline.case_id)
-            .where(Case.status != "closed", Deadline.superseded_at.is_(None),
-                   Deadline.met_at.is_(None), Deadline.due_date.is_not(None),
-                   Deadline.due_date <= today)
-            .order_by(Deadline.due_date, Case.reference, Deadline.kind))
+    due = due_statement(today, 10)
+    late = overdue_statement(today)
     lines = []
     prefix = "EXPLAIN QUERY PLAN " if not store.is_postgres else "EXPLAIN "
     for name, query in {"due list (deadlines joined to open cases)": due,
-                        "overdue list (every past deadline)": late,
+                        "overdue list (past response dates of open cases)": late,
                         **queries(size)}.items():
         compiled = query.compile(store.engine, compile_kwargs={"literal_binds": True})
         with store.engine.connect() as conn:

@@ -93,6 +93,16 @@ def _ordered(query: Select[Any]) -> Select[Any]:
     return query.order_by(Deadline.due_date, Case.reference, Deadline.kind)
 
 
+def due_statement(today: date, working_days: int) -> Select[tuple[Deadline, Case]]:
+    """The statement behind :func:`due_within`, for query plans (bench/growth.py)."""
+    return _ordered(_due_query(today, working_days))
+
+
+def overdue_statement(today: date) -> Select[tuple[Deadline, Case]]:
+    """The statement behind :func:`overdue`, for query plans (bench/growth.py)."""
+    return _ordered(_overdue_query(today))
+
+
 def _items(session: Session, query: Select[tuple[Deadline, Case]],
            limit: int | None) -> list[DueItem]:
     query = _ordered(query) if limit is None else _ordered(query).limit(limit)
