@@ -2,17 +2,31 @@
 
 Every channel hands an :class:`~intake.records.IntakeRecord` to :func:`accept`, which
 stores the raw input and commits before anything can fail (the SMTP edge answers ``250``
-only after that). :func:`process_message` then runs ``STEPS`` in order from the stored row,
-in one transaction: a crash leaves the message ``pending`` and it is simply processed again,
-so every step is idempotent. A step that raises ``InputError`` quarantines the message for
-a person; any other failure marks it ``failed`` and it is retried with backoff.
+only after that). The worker then takes due messages in batches, in two phases:
+
+1. *Prepare*, without any write lock: read the raw rows, parse them and classify them
+   together (``classify_many``). This is most of the CPU, and nothing is written.
+2. *Write*, in one short transaction for the whole batch: claim each message (still due?
+   ``FOR UPDATE SKIP LOCKED`` on PostgreSQL; SQLite serialises writers) and run ``STEPS``
+   with the prepared parse and labels. Work prepared for a message that another worker
+   finished meanwhile is simply dropped.
+
+If anything in a batch fails, the batch is rolled back whole and its messages are
+processed one by one, each in its own transaction, so a bad message is recorded alone and
+nothing is half-written. A crash leaves the messages ``pending`` and they are processed
+again, so every step is idempotent. A step that raises ``InputError`` quarantines the
+message for a person; any other failure marks it ``failed`` and it is retried with backoff.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+import threading
+import time
+import weakref
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -22,17 +36,19 @@ from sqlalchemy.orm import Session
 
 from intake.cases.db import Store
 from intake.cases.models import FAILED, PENDING, QUARANTINED, Message
+from intake.classify import ClassifyInput, get_classifier
 from intake.errors import InputError
-from intake.records import IntakeRecord
+from intake.metrics import CLASSIFY_SECONDS
+from intake.records import Classification, IntakeRecord, ParsedMessage
 from intake.settings import Settings, get_settings
-from intake.steps.classify import classify_message
+from intake.steps.classify import classify_input, classify_message
 from intake.steps.context import Context
 from intake.steps.deadlines import write_deadlines
 from intake.steps.dedupe import mark_duplicate
 from intake.steps.letter import prepare_letter, queue_letters
 from intake.steps.notify import notify_staff
 from intake.steps.open_case import open_case
-from intake.steps.parse import parse_message
+from intake.steps.parse import parse_message, parse_raw
 from intake.steps.screen import screen_machines
 from intake.steps.thread import join_thread
 
@@ -53,6 +69,12 @@ STEPS: tuple[Callable[[Context], None], ...] = (
 
 MAX_ATTEMPTS = 8
 FIRST_RETRY = timedelta(seconds=30)
+# Messages prepared together and written in one transaction. Larger batches amortise the
+# commit and the classifier call, but hold SQLite's write lock longer per transaction.
+BATCH_SIZE = 8
+
+_WRITERS: weakref.WeakKeyDictionary[Store, threading.Lock] = weakref.WeakKeyDictionary()
+_WRITERS_GUARD = threading.Lock()
 
 
 class StoreUnavailable(Exception):
@@ -73,7 +95,7 @@ def accept(store: Store, record: IntakeRecord) -> int:
                   sender=record.sender[:512], recipients=list(record.recipients),
                   disposition=PENDING)
     try:
-        with store.session() as session:
+        with _writer(store), store.session() as session:
             session.add(msg)
             session.flush()
             message_id = msg.id
@@ -92,6 +114,27 @@ def describe(exc: BaseException) -> str:
     return type(exc).__name__
 
 
+def _lock_for(store: Store) -> threading.Lock:
+    with _WRITERS_GUARD:
+        lock = _WRITERS.get(store)
+        if lock is None:
+            lock = _WRITERS[store] = threading.Lock()
+        return lock
+
+
+@contextmanager
+def _writer(store: Store) -> Iterator[None]:
+    """SQLite: one writer at a time within this process, handed over the moment the last
+    one commits. SQLite's own busy handler sleeps in growing steps (up to 100 ms), so a
+    store waiting behind the worker's transaction answered its ``250`` late; other
+    processes still wait through the busy handler. PostgreSQL locks rows instead."""
+    if store.is_postgres:
+        yield
+        return
+    with _lock_for(store):
+        yield
+
+
 def _lock_first(session: Session, store: Store, message_id: int) -> None:
     """SQLite: take the write lock before reading, so the claim sees every commit made by
     another worker process (a no-op UPDATE begins the transaction and waits for the lock).
@@ -101,34 +144,91 @@ def _lock_first(session: Session, store: Store, message_id: int) -> None:
                         .values(attempts=Message.attempts))
 
 
-def _claim(session: Session, store: Store, message_id: int) -> Message | None:
-    query = select(Message).where(Message.id == message_id,
+def _claim(session: Session, store: Store, ids: list[int]) -> dict[int, Message]:
+    """The messages of ``ids`` still due and not held by another worker, by id."""
+    query = select(Message).where(Message.id.in_(ids),
                                   Message.disposition.in_((PENDING, FAILED)))
     if store.is_postgres:
         query = query.with_for_update(skip_locked=True)
-    return session.execute(query).scalar_one_or_none()
+    return {msg.id: msg for msg in session.execute(query).scalars()}
 
 
-def _run_steps(store: Store, message_id: int, settings: Settings) -> Outcome | None:
+@dataclass
+class Prepared:
+    """What the read-only phase worked out for one message (None: the step does it)."""
+
+    message_id: int
+    parsed: ParsedMessage | None = None
+    labels: Classification | None = None
+
+
+def _prepare(store: Store, ids: list[int]) -> list[Prepared]:
+    """Parse and classify without any write lock. A failure here is not recorded: the
+    message is left to its own transaction, whose step fails again, in order, and is
+    recorded there."""
     with store.session() as session:
-        _lock_first(session, store, message_id)
-        msg = _claim(session, store, message_id)
-        if msg is None:
-            return None  # already processed, or another worker holds it
-        ctx = Context(session=session, settings=settings, message=msg)
-        for step in STEPS:
-            step(ctx)
-            if ctx.done:
-                break
-        msg.processed_at = datetime.now(UTC)
-        msg.next_attempt_at = None
-        ref = ctx.case.reference if ctx.case else None
-        return Outcome(msg.id, msg.disposition, ref)
+        rows = session.execute(
+            select(Message.id, Message.channel, Message.raw, Message.received_at)
+            .where(Message.id.in_(ids), Message.disposition.in_((PENDING, FAILED)))
+            .order_by(Message.id)).all()
+    prepared, inputs = [], []
+    for row in rows:
+        item = Prepared(row.id)
+        prepared.append(item)
+        try:
+            item.parsed = parse_raw(row.channel, row.raw)
+        except Exception:  # noqa: BLE001 - raised again (and recorded) by the parse step
+            continue
+        inputs.append((item, classify_input(item.parsed, row.channel, row.received_at)))
+    _classify_all(inputs)
+    return prepared
+
+
+def _classify_all(inputs: list[tuple[Prepared, ClassifyInput]]) -> None:
+    """One ``classify_many`` call for the batch (spaCy's ``nlp.pipe``)."""
+    if not inputs:
+        return
+    begin = time.perf_counter()
+    try:
+        results = get_classifier().classify_many([given for _, given in inputs])
+    except Exception:  # noqa: BLE001 - each message's classify step tries on its own
+        return
+    each = (time.perf_counter() - begin) / len(inputs)
+    for (item, _), result in zip(inputs, results, strict=True):
+        item.labels = result
+        CLASSIFY_SECONDS.observe(each)
+
+
+def _run_steps(session: Session, settings: Settings, msg: Message,
+               item: Prepared) -> Outcome:
+    ctx = Context(session=session, settings=settings, message=msg, parsed=item.parsed,
+                  labels=item.labels)
+    for step in STEPS:
+        step(ctx)
+        if ctx.done:
+            break
+    msg.processed_at = datetime.now(UTC)
+    msg.next_attempt_at = None
+    ref = ctx.case.reference if ctx.case else None
+    return Outcome(msg.id, msg.disposition, ref)
+
+
+def _write(store: Store, batch: list[Prepared], settings: Settings) -> list[Outcome]:
+    """One transaction for the batch: claim what is still due, run every step, commit."""
+    outcomes = []
+    with _writer(store), store.session() as session:
+        _lock_first(session, store, batch[0].message_id)
+        claimed = _claim(session, store, [item.message_id for item in batch])
+        for item in batch:
+            msg = claimed.get(item.message_id)
+            if msg is not None:  # None: already processed, or another worker holds it
+                outcomes.append(_run_steps(session, settings, msg, item))
+    return outcomes
 
 
 def _record_failure(store: Store, message_id: int, exc: Exception) -> Outcome:
     """Quarantine the sender's fault; retry ours with backoff, then quarantine."""
-    with store.session() as session:
+    with _writer(store), store.session() as session:
         _lock_first(session, store, message_id)
         msg = session.get(Message, message_id)
         assert msg is not None
@@ -148,21 +248,59 @@ def _record_failure(store: Store, message_id: int, exc: Exception) -> Outcome:
         return Outcome(msg.id, msg.disposition, None)
 
 
+def _log_outcome(outcome: Outcome) -> None:
+    log.info("message %s: %s %s", outcome.message_id, outcome.disposition,
+             outcome.case_reference or "")
+
+
+def _process_one(store: Store, item: Prepared, settings: Settings) -> Outcome | None:
+    """One message in its own transaction; a failure is recorded against it alone."""
+    try:
+        outcomes = _write(store, [item], settings)
+    except Exception as exc:  # noqa: BLE001 - every failure is recorded, none is lost
+        level = logging.INFO if isinstance(exc, InputError) else logging.ERROR
+        log.log(level, "message %s not processed: %s", item.message_id, describe(exc),
+                exc_info=not isinstance(exc, InputError | OperationalError))
+        return _record_failure(store, item.message_id, exc)
+    for outcome in outcomes:
+        _log_outcome(outcome)
+    return outcomes[0] if outcomes else None
+
+
 def process_message(store: Store, message_id: int,
                     settings: Settings | None = None) -> Outcome | None:
     """Run every step for one stored message; None when there was nothing to do."""
     settings = settings or get_settings()
-    try:
-        outcome = _run_steps(store, message_id, settings)
-    except Exception as exc:  # noqa: BLE001 - every failure is recorded, none is lost
-        level = logging.INFO if isinstance(exc, InputError) else logging.ERROR
-        log.log(level, "message %s not processed: %s", message_id, describe(exc),
-                exc_info=not isinstance(exc, InputError | OperationalError))
-        return _record_failure(store, message_id, exc)
-    if outcome is not None:
-        log.info("message %s: %s %s", message_id, outcome.disposition,
-                 outcome.case_reference or "")
-    return outcome
+    prepared = _prepare(store, [message_id]) or [Prepared(message_id)]
+    return _process_one(store, prepared[0], settings)
+
+
+def process_batch(store: Store, ids: list[int],
+                  settings: Settings | None = None) -> list[Outcome]:
+    """Process several stored messages: prepared together, written in one transaction.
+
+    A message whose preparation failed, and every message of a batch that failed, is
+    processed on its own instead (in id order), so its failure is recorded alone.
+    """
+    settings = settings or get_settings()
+    prepared = _prepare(store, ids)
+    ready = [item for item in prepared if item.parsed is not None]
+    outcomes: list[Outcome] = []
+    if len(ready) > 1:
+        try:
+            outcomes = _write(store, ready, settings)
+        except Exception as exc:  # noqa: BLE001 - rolled back whole; retried one by one
+            log.info("batch of %d messages rolled back (%s); processing one by one",
+                     len(ready), describe(exc))
+        else:
+            for outcome in outcomes:
+                _log_outcome(outcome)
+            prepared = [item for item in prepared if item.parsed is None]
+    for item in prepared:
+        outcome = _process_one(store, item, settings)
+        if outcome is not None:
+            outcomes.append(outcome)
+    return outcomes
 
 
 def due_message_ids(store: Store, limit: int = 50) -> list[int]:
@@ -177,15 +315,17 @@ def due_message_ids(store: Store, limit: int = 50) -> list[int]:
 
 
 def process_pending(store: Store, *, limit: int = 50, settings: Settings | None = None,
-                    keep_going: Callable[[], bool] = lambda: True) -> list[Outcome]:
-    """Process what is due (pending, or failed and due for a retry), oldest first."""
-    outcomes = []
-    for message_id in due_message_ids(store, limit):
+                    keep_going: Callable[[], bool] = lambda: True,
+                    batch_size: int = BATCH_SIZE) -> list[Outcome]:
+    """Process what is due (pending, or failed and due for a retry), oldest first, in
+    batches of ``batch_size``."""
+    settings = settings or get_settings()
+    ids = due_message_ids(store, limit)
+    outcomes: list[Outcome] = []
+    for start in range(0, len(ids), max(1, batch_size)):
         if not keep_going():
             break
-        outcome = process_message(store, message_id, settings)
-        if outcome is not None:
-            outcomes.append(outcome)
+        outcomes += process_batch(store, ids[start:start + batch_size], settings)
     return outcomes
 
 

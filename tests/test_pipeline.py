@@ -165,3 +165,91 @@ def test_raw_8bit_header_bytes_never_stop_a_case(sqlite_store: Store,
     outcome = pipeline.process_message(sqlite_store, pipeline.accept(sqlite_store, record),
                                        settings)
     assert outcome is not None and outcome.disposition == "new_case"
+
+
+# --- batches: prepared together, written in one transaction --------------------------
+
+
+def _accept_many(store: Store, count: int) -> list[int]:
+    return [pipeline.accept(store, _record(caller_name=f"Caller {n}")) for n in range(count)]
+
+
+def _cases_opened(store: Store) -> list[str]:
+    with store.session() as s:
+        return [a.case_reference for a in s.execute(
+            select(AuditEntry).where(AuditEntry.action == "case_opened")).scalars()]
+
+
+def _poison(bad_id: int, exc: BaseException) -> object:
+    """A notify step that fails for one message only, after its case is written."""
+    def notify(ctx: object) -> None:
+        if ctx.message.id == bad_id:  # type: ignore[attr-defined]
+            raise exc
+    return notify
+
+
+def test_a_batch_with_one_poisoned_message_quarantines_it_alone(
+        store: Store, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    ids = _accept_many(store, 4)
+    unreadable = pipeline.accept(store, IntakeRecord(
+        channel="phone", external_id="phone-broken", received_at=NOW, raw=b"{not json",
+        sender="op-7"))
+    steps = list(pipeline.STEPS)
+    from intake.errors import InputError
+
+    monkeypatch.setattr(pipeline, "STEPS", (*steps, _poison(ids[1], InputError("bad form"))))
+    outcomes = pipeline.process_pending(store, settings=settings, batch_size=10)
+    got = {o.message_id: o.disposition for o in outcomes}
+    assert got == {ids[0]: "new_case", ids[1]: "quarantined", ids[2]: "new_case",
+                   ids[3]: "new_case", unreadable: "quarantined"}
+    assert _count(store, Case) == 3
+    opened = _cases_opened(store)  # the rolled-back batch left no trace
+    assert len(opened) == 3 and len(set(opened)) == 3
+    with store.session() as s:
+        bad = s.get(Message, ids[1])
+        assert bad is not None and bad.case_id is None and bad.reason == "bad form"
+        assert bad.attempts == 1
+
+
+def test_an_interrupted_batch_leaves_nothing_half_written(
+        store: Store, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    ids = _accept_many(store, 3)
+    steps = list(pipeline.STEPS)
+    monkeypatch.setattr(pipeline, "STEPS", (*steps, _poison(ids[2], KeyboardInterrupt())))
+    with pytest.raises(KeyboardInterrupt):  # as if the process died mid-batch
+        pipeline.process_pending(store, settings=settings, batch_size=10)
+    assert _count(store, Case) == 0 and _count(store, Letter) == 0
+    assert _count(store, AuditEntry) == 0
+    with store.session() as s:
+        rows = s.execute(select(Message).order_by(Message.id)).scalars().all()
+        assert [(m.disposition, m.attempts, m.subject) for m in rows] == \
+            [("pending", 0, None)] * 3
+    monkeypatch.setattr(pipeline, "STEPS", tuple(steps))
+    outcomes = pipeline.process_pending(store, settings=settings, batch_size=10)
+    assert [o.disposition for o in outcomes] == ["new_case"] * 3
+    assert len(set(_cases_opened(store))) == 3 and _count(store, Case) == 3
+
+
+def test_a_message_finished_by_another_worker_while_prepared_is_processed_once(
+        store: Store, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    ids = _accept_many(store, 3)
+    other = Store(store.url)  # a second worker with its own connections
+    prepare = pipeline._prepare
+    raced: list[pipeline.Outcome | None] = []
+
+    def prepare_then_race(s: Store, batch: list[int]) -> list[pipeline.Prepared]:
+        prepared = prepare(s, batch)
+        if not raced:  # the other worker takes the first message in between
+            [item] = prepare(other, [ids[0]])
+            raced.append(pipeline._process_one(other, item, settings))
+        return prepared
+
+    monkeypatch.setattr(pipeline, "_prepare", prepare_then_race)
+    try:
+        outcomes = pipeline.process_pending(store, settings=settings, batch_size=10)
+    finally:
+        other.dispose()
+    assert raced[0] is not None and raced[0].disposition == "new_case"
+    assert [o.message_id for o in outcomes] == ids[1:]  # the prepared work was dropped
+    assert _count(store, Case) == 3
+    assert len(_cases_opened(store)) == 3 and _count(store, Letter) == 3

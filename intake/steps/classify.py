@@ -7,7 +7,7 @@ extract from prose, so structured answers overwrite extracted ones.
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date
+from datetime import date, datetime
 
 from intake.classify import ClassifyInput, get_classifier
 from intake.metrics import CLASSIFY_SECONDS
@@ -44,14 +44,23 @@ def _overlay_form(c: Classification, parsed: ParsedMessage) -> Classification:
     )
 
 
+def classify_input(parsed: ParsedMessage, channel: str, received_at: datetime) -> ClassifyInput:
+    """What the classifier reads of a parsed message."""
+    return ClassifyInput(text=parsed.new_text or parsed.text, subject=parsed.subject,
+                         channel=channel,  # type: ignore[arg-type]
+                         received_at=received_at)
+
+
 def classify_message(ctx: Context) -> None:
+    """Labels from the classifier (prepared for the batch, or classified now), then the
+    operator's form on top."""
     assert ctx.parsed is not None
     parsed = ctx.parsed
-    item = ClassifyInput(text=parsed.new_text or parsed.text, subject=parsed.subject,
-                         channel=ctx.message.channel,  # type: ignore[arg-type]
-                         received_at=ctx.message.received_at)
-    with CLASSIFY_SECONDS.time():
-        result = get_classifier().classify(item)
-    result = _overlay_form(result, parsed)
+    if ctx.labels is None:
+        item = classify_input(parsed, ctx.message.channel, ctx.message.received_at)
+        with CLASSIFY_SECONDS.time():
+            ctx.labels = get_classifier().classify(item)
+    # A copy: the prepared labels stay as the classifier gave them if the batch is retried.
+    result = _overlay_form(replace(ctx.labels), parsed)
     result.contact = _merge_contact(parsed.contact, result.contact)
     ctx.classification = result

@@ -17,8 +17,9 @@ class Context:
     session: Session
     settings: Settings
     message: Message
-    parsed: ParsedMessage | None = None
-    classification: Classification | None = None
+    parsed: ParsedMessage | None = None  # may be prepared before the transaction
+    labels: Classification | None = None  # the classifier's own output, likewise
+    classification: Classification | None = None  # labels with the form's fields on top
     deadlines: Deadlines | None = None
     case: Case | None = None
     letters: list[Letter] = field(default_factory=list)

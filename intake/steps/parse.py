@@ -47,10 +47,17 @@ def _has_surrogates(text: str) -> bool:
     return False
 
 
+def parse_raw(channel: str, raw: bytes) -> ParsedMessage:
+    """The channel's parser on the stored bytes; needs no database."""
+    return clean(parser_for(channel)(raw))
+
+
 def parse_message(ctx: Context) -> None:
-    """Fill the readable fields of the message row (shown by `messages export`)."""
-    parsed = clean(parser_for(ctx.message.channel)(ctx.message.raw))
-    ctx.parsed = parsed
+    """Fill the readable fields of the message row (shown by `messages export`); the
+    parse itself may have been done before the transaction."""
+    if ctx.parsed is None:
+        ctx.parsed = parse_raw(ctx.message.channel, ctx.message.raw)
+    parsed = ctx.parsed
     msg = ctx.message
     msg.subject = parsed.subject
     msg.from_header = parsed.from_header
