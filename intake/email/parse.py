@@ -1,6 +1,7 @@
 """Reading a stored RFC 5322 message into a :class:`~intake.records.ParsedMessage`.
 
-Uses the standard ``email`` package with policy ``default``. Real mail is often broken
+Uses the standard ``email`` package with policy ``default`` (each header parsed once per
+message, see :class:`_ParsePolicy`). Real mail is often broken
 (bad boundaries, lying charsets, headers the parser chokes on), so every header and part
 is read defensively: what cannot be read is recorded in ``notes`` and the rest goes on.
 Only bytes that are not mail at all raise :class:`~intake.errors.InputError`, which
@@ -16,7 +17,7 @@ from datetime import UTC, datetime
 from email import message_from_bytes, policy
 from email.message import Message
 from email.parser import BytesHeaderParser
-from email.policy import compat32
+from email.policy import EmailPolicy, compat32
 from email.utils import getaddresses, parseaddr, parsedate_to_datetime
 from typing import Any
 
@@ -41,11 +42,38 @@ _MIME_LINE = re.compile(r"^(--\S+|Content-[\w-]+:.*|This is a multi-?part messag
 _BASE64_LINE = re.compile(r"^[A-Za-z0-9+/]{40,}={0,2}$")
 
 
+class _ParsePolicy(EmailPolicy):
+    """``policy.default`` that keeps each header it has parsed, for one message's tree.
+
+    The email package parses a header anew on every read, and the walk reads the same few
+    many times (``get_content_type`` alone about a dozen per message, during and after
+    the parse). A parsed header depends only on its name and text, so reusing it gives the
+    same answers; the memo lives and dies with the message, so no mail outlives its parse.
+    """
+
+    _parsed: dict[tuple[str, str], Any]
+
+    def header_fetch_parse(self, name: str, value: Any) -> Any:
+        if hasattr(value, "name"):
+            return value
+        key = (name, value)
+        found = self._parsed.get(key)
+        if found is None:
+            found = self._parsed[key] = super().header_fetch_parse(name, value)
+        return found
+
+
+def _policy() -> _ParsePolicy:
+    fresh = _ParsePolicy(header_factory=policy.default.header_factory)
+    object.__setattr__(fresh, "_parsed", {})  # policies are frozen once built
+    return fresh
+
+
 def parse_email(raw: bytes) -> ParsedMessage:
     """Parse stored mail bytes; raise InputError only for bytes that are not mail."""
     _check_is_mail(raw)
     try:
-        msg = message_from_bytes(raw, policy=policy.default)
+        msg = message_from_bytes(raw, policy=_policy())
         return _parse(msg)
     except InputError:
         raise
@@ -219,7 +247,11 @@ def _visit(part: Message, texts: list[str], attachments: list[AttachmentInfo],
     if part.is_multipart() and ctype.startswith("multipart/"):
         children = [c for c in part.get_payload() if isinstance(c, Message)]
         if ctype == "multipart/alternative":
-            children = _best_alternative(children, notes)
+            children, read = _best_alternative(children)
+            if read is not None and not _is_attachment(children[0]):
+                texts.append(read[0])  # the text _visit would read again
+                notes.extend(read[1])
+                return
         for child in children:
             _visit(child, texts, attachments, inner, notes)
     elif ctype.startswith("multipart/"):  # a broken boundary: the body is one string
@@ -245,13 +277,22 @@ def _unstructured_text(part: Message, notes: list[str]) -> str:
     return "\n".join(lines).strip()
 
 
-def _best_alternative(children: list[Message], notes: list[str]) -> list[Message]:
-    """Prefer a non-empty text/plain version, then HTML, then whatever is last."""
+def _best_alternative(children: list[Message],
+                      ) -> tuple[list[Message], tuple[str, list[str]] | None]:
+    """Prefer a non-empty text/plain version, then HTML, then whatever is last.
+
+    Also returns the chosen part's text and notes when choosing it meant reading them
+    (HTML conversion is the dearest step of a parse; it is done once).
+    """
     for wanted in ("text/plain", "text/html"):
         for child in children:
-            if child.get_content_type() == wanted and part_text(child, []).strip():
-                return [child]
-    return children[-1:]
+            if child.get_content_type() != wanted:
+                continue
+            found: list[str] = []
+            text = part_text(child, found)
+            if text.strip():
+                return [child], (text, found)
+    return children[-1:], None
 
 
 def _is_inline_message(part: Message) -> bool:
