@@ -1,8 +1,9 @@
 """Where the time goes in the full email path: per-step timings and a cProfile summary.
 
 Runs in one process against a fresh SQLite (or PostgreSQL) database: ``accept()`` for each
-message of the benchmark corpus, then ``process_message()`` with every pipeline step timed
-on its own. Used by ``smtp_throughput.py`` for the docs, or alone:
+message of the benchmark corpus, then the worker's batches (``process_batch``), with the
+read-only prepare phase and every pipeline step timed on its own, and the SQL statements
+counted. Used by ``smtp_throughput.py`` for the docs, or alone:
 
     .venv/bin/python bench/profile_email.py --messages 200
 """
@@ -21,6 +22,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -29,6 +31,8 @@ from bench.corpus import make_messages
 from bench.serve_process import bench_store
 
 ROOT = Path(__file__).resolve().parents[1]
+PREPARE = "prepare: read, parse, classify (no write lock)"
+TOTAL = "processing total"
 
 
 @contextmanager
@@ -69,57 +73,116 @@ def _top(profile: cProfile.Profile, limit: int) -> list[tuple[str, float, float]
     return rows[:limit]
 
 
-def profile(db: str, count: int) -> str:
-    """Run the corpus through accept + every step; return a Markdown summary."""
-    from intake.pipeline import accept, process_message
+@contextmanager
+def timed_prepare(totals: dict[str, float]) -> Iterator[None]:
+    """Time the pipeline's read-only phase (parse and classify, before any write lock)."""
+    from intake import pipeline
+
+    original = pipeline._prepare
+
+    def run(store: object, ids: list[int]) -> object:
+        begin = time.perf_counter()
+        try:
+            return original(store, ids)  # type: ignore[arg-type]
+        finally:
+            totals[PREPARE] += time.perf_counter() - begin
+
+    pipeline._prepare = run  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        pipeline._prepare = original  # type: ignore[assignment]
+
+
+@contextmanager
+def counted_statements(engine: Any, counts: dict[str, int]) -> Iterator[None]:
+    """Count the SQL statements sent, by their first word."""
+    from sqlalchemy import event
+
+    def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        counts[statement.split(None, 1)[0].upper()] += 1
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+
+
+def _accept_all(store: Any, samples: list[Any], totals: dict[str, float]) -> list[int]:
+    from intake.pipeline import accept
     from intake.records import IntakeRecord
+
+    ids = []
+    for sample in samples:
+        t0 = time.perf_counter()
+        ids.append(accept(store, IntakeRecord(
+            channel="email", external_id=sample.message_id, received_at=datetime.now(UTC),
+            raw=sample.raw, sender="sender@school.example",
+            recipients=("enquiries@example.org",))))
+        totals["accept (store raw, commit)"] += time.perf_counter() - t0
+    return ids
+
+
+def _process_all(store: Any, ids: list[int], settings: Any,
+                 totals: dict[str, float]) -> None:
+    """As the worker does: batches of BATCH_SIZE, oldest first."""
+    from intake.pipeline import BATCH_SIZE, process_batch
+
+    for start in range(0, len(ids), BATCH_SIZE):
+        t0 = time.perf_counter()
+        process_batch(store, ids[start:start + BATCH_SIZE], settings)
+        totals[TOTAL] += time.perf_counter() - t0
+
+
+def profile(db: str, count: int) -> str:
+    """Run the corpus through accept, then the worker's batches; a Markdown summary."""
+    from intake.pipeline import BATCH_SIZE
 
     with bench_store(db, "intake-prof-") as (store, settings, _folder):
         samples = make_messages(count + 1, seed=42, tag=f"prof-{time.time_ns()}")
-
-        def record(raw: bytes, mid: str) -> IntakeRecord:
-            return IntakeRecord(channel="email", external_id=mid, received_at=datetime.now(UTC),
-                                raw=raw, sender="sender@school.example",
-                                recipients=("enquiries@example.org",))
-
-        process_message(store, accept(store, record(samples[0].raw, samples[0].message_id)),
-                        settings)  # warm-up: model and templates load once
+        scratch: dict[str, float] = defaultdict(float)
+        # warm-up: model and templates load once
+        _process_all(store, _accept_all(store, samples[:1], scratch), settings, scratch)
         totals: dict[str, float] = defaultdict(float)
+        statements: dict[str, int] = defaultdict(int)
         begin = time.perf_counter()
-        with timed_steps(totals):  # timings first, without the profiler's overhead
-            for sample in samples[1:]:
-                t0 = time.perf_counter()
-                message_id = accept(store, record(sample.raw, sample.message_id))
-                totals["accept (store raw, commit)"] += time.perf_counter() - t0
-                t1 = time.perf_counter()
-                process_message(store, message_id, settings)
-                totals["process_message total"] += time.perf_counter() - t1
+        with timed_steps(totals), timed_prepare(totals):  # without the profiler's overhead
+            ids = _accept_all(store, samples[1:], totals)
+            with counted_statements(store.engine, statements):
+                _process_all(store, ids, settings, totals)
         wall = time.perf_counter() - begin
         prof = cProfile.Profile()
-        for sample in make_messages(count // 2, seed=43, tag=f"prof2-{time.time_ns()}"):
-            message_id = accept(store, record(sample.raw, sample.message_id))
+        more = make_messages(count // 2, seed=43, tag=f"prof2-{time.time_ns()}")
+        ids = _accept_all(store, more, scratch)
+        for start in range(0, len(ids), BATCH_SIZE):
             prof.enable()
-            process_message(store, message_id, settings)
+            _process_all(store, ids[start:start + BATCH_SIZE], settings, scratch)
             prof.disable()
-    return _markdown(db, count, totals, wall, prof)
+    return _markdown(db, count, totals, wall, prof, statements, BATCH_SIZE)
 
 
 def _markdown(db: str, count: int, totals: dict[str, float], wall: float,
-              prof: cProfile.Profile) -> str:
-    whole = totals["process_message total"]
-    steps = [(k, v) for k, v in totals.items() if k != "process_message total"]
-    lines = [f"Profile ({db}, {count} messages of the same mix, one process, no network): "
+              prof: cProfile.Profile, statements: dict[str, int], batch: int) -> str:
+    whole = totals[TOTAL]
+    steps = [(k, v) for k, v in totals.items() if k != TOTAL]
+    per_kind = ", ".join(f"{n / count:.1f} {kind}" for kind, n in
+                         sorted(statements.items(), key=lambda kv: -kv[1]))
+    lines = [f"Profile ({db}, {count} messages of the same mix, one process, no network, "
+             f"batches of {batch} as the worker takes them): "
              f"{wall / count * 1000:.1f} ms per message end to end, "
-             f"{count / wall:.1f} messages per second on one core.", "",
-             "| step | ms per message | share of process_message |", "|---|---|---|"]
+             f"{count / wall:.1f} messages per second on one core; "
+             f"{sum(statements.values()) / count:.1f} SQL statements per message after the "
+             f"accept ({per_kind}).", "",
+             "| phase or step | ms per message | share of processing |", "|---|---|---|"]
     for name, secs in steps:
         share = "" if name.startswith("accept") else f"{secs / whole * 100:.0f} %"
         lines.append(f"| {name} | {secs / count * 1000:.2f} | {share} |")
     known = sum(v for k, v in steps if not k.startswith("accept"))
-    lines.append(f"| commit and claim (outside the steps) | {(whole - known) / count * 1000:.2f}"
-                 f" | {(whole - known) / whole * 100:.0f} % |")
-    lines += ["", f"Functions with the most own time in process_message ({count // 2} "
-              "further messages under cProfile, which slows them about twofold):", "",
+    lines.append(f"| claim, commit, bookkeeping (outside the steps) | "
+                 f"{(whole - known) / count * 1000:.2f} | {(whole - known) / whole * 100:.0f} % |")
+    lines += ["", f"Functions with the most own time in processing ({count // 2} further "
+              "messages under cProfile, which slows them about twofold):", "",
               "| function | own s | cumulative s |", "|---|---|---|"]
     lines += [f"| `{name}` | {tot:.3f} | {cum:.3f} |" for name, tot, cum in _top(prof, 15)]
     return "\n".join(lines)

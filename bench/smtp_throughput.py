@@ -99,6 +99,7 @@ is out of reach for the full path in Python; the path to it is item 1 on more co
 where pipeline workers scale and a single-loop bare server does not.
 """
 DRAIN_TIMEOUT = 600.0
+PIPELINE_ENV: dict[str, str] = {}  # --pipeline-processes: INTAKE_PIPELINE_PROCESSES
 
 
 @dataclass
@@ -188,6 +189,8 @@ def bare_round(samples: list[Sample], clients: int, warm: Sample) -> Round:
 
 def bot_round(db: str, samples: list[Sample], clients: int, warm: Sample,
               workdir: Path, processes: int = 1) -> Round:
+    """``processes`` whole serve processes; PIPELINE_PROCESSES (when set) overrides each
+    one's pipeline worker arrangement."""
     with ExitStack() as stack:
         if db == "postgres":
             url = stack.enter_context(pg_database())
@@ -197,7 +200,7 @@ def bot_round(db: str, samples: list[Sample], clients: int, warm: Sample,
         stack.callback(relay.stop)
         serves = []
         for n in range(processes):  # the first creates the schema; the others share it
-            env = serve_env(url, free_port(), relay.port, workdir)
+            env = serve_env(url, free_port(), relay.port, workdir, **PIPELINE_ENV)
             serves.append(ServeProcess(env, workdir, f"serve{n}").start())
             stack.callback(serves[-1].terminate)
         counter = Counter(url)
@@ -316,8 +319,13 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--pg-processes", type=int, default=2,
                         help="also run this many serve processes on one PostgreSQL (c)")
+    parser.add_argument("--pipeline-processes", type=int, default=None,
+                        help="run each serve's pipeline in this many worker processes "
+                        "(default: serve's own default)")
     parser.add_argument("--no-write", action="store_true", help="print only")
     args = parser.parse_args()
+    if args.pipeline_processes is not None:
+        PIPELINE_ENV["INTAKE_PIPELINE_PROCESSES"] = str(args.pipeline_processes)
     dbs = ["sqlite", "postgres"] if args.db == "both" else [args.db]
     body = run(dbs, args.rounds, args.messages, args.clients, args.pg_processes)
     print(body)

@@ -97,6 +97,8 @@ def test_same_external_id_twice_makes_one_case_and_one_letter(
     with store.session() as s:
         dup = s.get(Message, second)
         assert dup is not None and dup.duplicate_of_id == first
+        assert dup.case_id is not None  # the original's case, written in the same batch
+        assert dup.case_id == s.get(Message, first).case_id  # type: ignore[union-attr]
 
 
 def test_unreadable_input_is_quarantined_not_lost(store: Store, settings: Settings) -> None:

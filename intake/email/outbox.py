@@ -33,6 +33,7 @@ from intake.email.mime import (
     Outgoing,
     build_message,
     domain_of,
+    mailbox,
     new_message_id,
     valid_message_id,
 )
@@ -80,28 +81,54 @@ def letter_subject(letter: Letter, case: Case) -> str:
 def queue_letter_email(session: Session, letter: Letter, case: Case, *, to: str,
                        in_reply_to: str | None, references: list[str],
                        settings: Settings) -> OutboxItem:
-    """Queue a letter as multipart text + HTML mail, once per letter (idempotent)."""
+    """Queue a letter as multipart text + HTML mail, once per letter (idempotent).
+
+    The Message-ID is fixed here and stored on both rows. The MIME message itself is built
+    by the sender (:func:`letter_raw`) from the stored letter, unless the thread has
+    References beyond the letter's In-Reply-To: no row keeps those, so that mail is built
+    now. An unusable address fails the letter here either way.
+    """
     session.flush()  # the letter needs its id for the key
     existing = _existing(session, letter_key(letter))
     if existing is not None:
         return existing
     message_id = new_message_id(domain_of(settings.letters_from), case.reference)
-    mail = Outgoing(from_address=settings.letters_from, to=[to],
-                    subject=letter_subject(letter, case), text=letter.body_text,
-                    html=letter.body_html or None, message_id=message_id,
-                    in_reply_to=in_reply_to, references=list(references))
     item = OutboxItem(idempotency_key=letter_key(letter), letter_id=letter.id,
-                      purpose="letter", envelope_from="", recipients=[to],
+                      purpose="letter", envelope_from="", recipients=[to], raw=b"",
                       message_id=message_id, status=PENDING, next_attempt_at=_now())
+    parent = valid_message_id(in_reply_to)
     try:
-        item.raw = build_message(mail).as_bytes()
+        mailbox(to)
+        if any(ref != parent for ref in map(valid_message_id, references) if ref):
+            mail = _letter_mail(letter, case, settings, to=to, message_id=message_id,
+                                in_reply_to=in_reply_to, references=references)
+            item.raw = build_message(mail).as_bytes()
     except InputError as exc:  # an unusable address: the letter fails, the case stands
-        item.raw, item.status, item.last_error = b"", FAILED, exc.reason
+        item.status, item.last_error = FAILED, exc.reason
         _fail_letter(letter, exc.reason)
         return _add_once(session, item)
     letter.message_id, letter.status, letter.recipient = message_id, "queued", to
-    letter.in_reply_to = valid_message_id(in_reply_to)
+    letter.in_reply_to = parent
     return _add_once(session, item)
+
+
+def _letter_mail(letter: Letter, case: Case, settings: Settings, *, to: str,
+                 message_id: str, in_reply_to: str | None,
+                 references: list[str]) -> Outgoing:
+    return Outgoing(from_address=settings.letters_from, to=[to],
+                    subject=letter_subject(letter, case), text=letter.body_text,
+                    html=letter.body_html or None, message_id=message_id,
+                    in_reply_to=in_reply_to, references=list(references))
+
+
+def letter_raw(letter: Letter, item: OutboxItem, settings: Settings) -> bytes:
+    """The letter's mail, built from what its rows hold: the same Message-ID and thread
+    on every attempt (the bytes are stored after the first build, so a retry resends
+    them unchanged)."""
+    mail = _letter_mail(letter, letter.case, settings, to=item.recipients[0],
+                        message_id=item.message_id, in_reply_to=letter.in_reply_to,
+                        references=[])
+    return build_message(mail).as_bytes()
 
 
 def queue_email(session: Session, *, key: str, to: list[str], subject: str, text: str,
@@ -255,10 +282,25 @@ class OutboxWorker:
                 log.error("outbox item %s: delivery state unknown after a crash", item.id)
 
     def _load(self, item_id: int) -> OutboxItem | None:
+        """The claimed item, its letter's mail built and stored first if it was queued
+        without one; None if it is no longer ours or its mail cannot be built."""
         with self.store.session() as session:
             item = session.get(OutboxItem, item_id)
             if item is None or item.status != SENDING:
                 return None
+            if not item.raw:
+                letter = _letter(session, item)
+                if letter is None:
+                    item.status, item.last_error = FAILED, "queued without a message"
+                    return None
+                try:
+                    item.raw = letter_raw(letter, item, self.settings)
+                except InputError as exc:
+                    item.status, item.last_error = FAILED, exc.reason
+                    _fail_letter(letter, exc.reason)
+                    log.error("outbox item %s: mail cannot be built", item.id)
+                    return None
+                session.flush()
             session.expunge(item)
             return item
 

@@ -259,3 +259,29 @@ async def test_two_workers_share_one_outbox_without_sending_twice(
         sorted(f"p{i}@example.org" for i in range(12))
     for worker in workers:
         worker.store.dispose()
+
+
+async def test_a_letter_queued_without_its_mail_is_built_once_with_its_message_id(
+        store: Store, mail_settings: Settings, capture: tuple[CaptureHandler, int]) -> None:
+    handler, _ = capture
+    letter_id = queue(store, mail_settings, references=["orig@x.org"])  # thread = parent
+    queued = item_for(store, letter_id)
+    letter = letter_row(store, letter_id)
+    assert queued.raw == b"" and queued.message_id == letter.message_id
+    handler.refuse_with = "451 4.3.0 Try later"
+    worker = OutboxWorker(store, mail_settings)
+    assert await worker.send_due() == 0
+    built = item_for(store, letter_id).raw  # stored at the first attempt
+    assert built and item_for(store, letter_id).status == "pending"
+    handler.refuse_with = None
+    with store.session() as session:  # due again now
+        session.get(OutboxItem, queued.id).next_attempt_at = datetime.now(UTC)
+    assert await worker.send_due() == 1
+    (mail,) = handler.received
+    assert mail.raw.replace(b"\r\n", b"\n").rstrip() == built.replace(b"\r\n", b"\n").rstrip()
+    msg = mail.message
+    assert msg["Message-ID"] == f"<{letter.message_id}>"
+    assert msg["In-Reply-To"] == "<orig@x.org>" and msg["References"] == "<orig@x.org>"
+    assert msg["Subject"] == f"We have received your complaint [{REF}]"
+    assert [p.get_content_type() for p in msg.iter_parts()] == ["text/plain", "text/html"]
+    assert letter_row(store, letter_id).status == "sent"
