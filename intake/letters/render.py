@@ -16,7 +16,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, UndefinedError
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, UndefinedError, pass_environment
+from jinja2.filters import do_wordwrap
 from markupsafe import Markup
 
 from intake.letters.context import LetterInput, build_context, join_names
@@ -50,8 +51,13 @@ def letter_kind_for(intent: str) -> str:
         raise ValueError(f"no letter for intent {intent!r} (known: {known})") from None
 
 
+@lru_cache(maxsize=1)
 def templates_version() -> str:
-    """The version the templates carry (``templates/letters/VERSION``)."""
+    """The version the templates carry (``templates/letters/VERSION``), read once.
+
+    Read once like the templates themselves (see ``_environment``): a process renders
+    with the templates and the version it started with.
+    """
     return (LETTERS_DIR / "VERSION").read_text(encoding="utf-8").strip()
 
 
@@ -91,9 +97,50 @@ def sentence(value: str) -> str:
     return Markup(out) if isinstance(value, Markup) else out
 
 
+@pass_environment
+def wordwrap(environment: Environment, s: str, width: int = 79, break_long_words: bool = True,
+             wrapstring: str | None = None, break_on_hyphens: bool = True) -> str:
+    """Jinja's ``wordwrap`` with the same output, filled without textwrap where it can be.
+
+    Every paragraph of a text letter is wrapped, and textwrap was the largest single cost
+    of rendering one. A squashed paragraph (words joined by single spaces) with long words
+    kept whole and hyphens not broken is what textwrap fills greedily, word by word, which
+    ``_fill`` does directly; any other text or option goes to Jinja's own filter.
+    """
+    if type(s) is not str or break_long_words or break_on_hyphens or width <= 0:
+        return do_wordwrap(environment, s, width, break_long_words, wrapstring,
+                           break_on_hyphens)
+    newline = environment.newline_sequence if wrapstring is None else wrapstring
+    paragraphs = []
+    for line in s.splitlines():
+        words = line.split(" ")
+        if words != line.split():  # other whitespace, or spaces not single: textwrap's case
+            return do_wordwrap(environment, s, width, break_long_words, wrapstring,
+                               break_on_hyphens)
+        paragraphs.append(newline.join(_fill(words, width)))
+    return newline.join(paragraphs)
+
+
+def _fill(words: list[str], width: int) -> list[str]:
+    """Greedy fill: a word goes on the line if it fits, a longer one stands alone."""
+    lines: list[str] = []
+    current = words[0]
+    for word in words[1:]:
+        if len(current) + 1 + len(word) <= width:
+            current = f"{current} {word}"
+        else:
+            lines.append(current)
+            current = word
+    lines.append(current)
+    return lines
+
+
 def _environment(fmt: str) -> Environment:
+    # auto_reload off: templates change with a release, and checking every template and
+    # include for changes on disk cost a file stat each, some twenty-five per letter.
     env = Environment(
         loader=FileSystemLoader(str(TEMPLATES_DIR)),
+        auto_reload=False,
         undefined=StrictUndefined,
         autoescape=fmt == "html",
         trim_blocks=True,
@@ -101,6 +148,7 @@ def _environment(fmt: str) -> Environment:
         keep_trailing_newline=True,
     )
     env.filters["squash"] = squash
+    env.filters["wordwrap"] = wordwrap
     env.filters["sentence"] = sentence
     env.globals["layout"] = "letters/base.txt.j2" if fmt == "text" else "letters/base.html.j2"
     env.globals["text_width"] = TEXT_WIDTH
