@@ -35,10 +35,10 @@ _PLAIN = re.compile(r"[!-~]+(?: [!-~]+)*")
 _DOT_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
 _PLAIN_ADDRESS = re.compile(rf"{_DOT_ATOM}@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*")
 _PLAIN_MSGID = re.compile(rf"<{_DOT_ATOM}@{_DOT_ATOM}>")
-# Headers every letter part carries, parsed once: the header registry is the costly part of
-# building a message, and these values never change.
+# Content headers every letter part carries, parsed once: the generator reads them back
+# while writing, the header registry is the costly part of building a message, and these
+# values never change. (MIME-Version is never read back, so it is stored as plain text.)
 _CONSTANT = {(name, value): SMTP.header_factory(name, value) for name, value in (
-    ("MIME-Version", "1.0"),
     ("Content-Type", 'text/plain; charset="utf-8"'),
     ("Content-Type", 'text/html; charset="utf-8"'),
     ("Content-Transfer-Encoding", "quoted-printable"),
@@ -124,14 +124,14 @@ def build_message(mail: Outgoing, *, date: str | None = None) -> EmailMessage:
             _header(msg, name, value)
     if not mail.html:
         _text_part(msg, "plain", mail.text)
-        _constant(msg, "MIME-Version", "1.0")
+        msg.set_raw("MIME-Version", "1.0")
         return msg
-    _constant(msg, "MIME-Version", "1.0")
+    msg.set_raw("MIME-Version", "1.0")
     msg["Content-Type"] = f'multipart/alternative; boundary="{_boundary()}"'
     text, html = EmailMessage(policy=SMTP), EmailMessage(policy=SMTP)
     _text_part(text, "plain", mail.text)
     _text_part(html, "html", mail.html)
-    _constant(html, "MIME-Version", "1.0")  # EmailMessage.set_content adds it to a new part
+    html.set_raw("MIME-Version", "1.0")  # EmailMessage.set_content adds it to a new part
     msg.set_payload([text, html])
     return msg
 
