@@ -24,6 +24,10 @@ _UNDECLARED = ("utf-8", "windows-1252")
 # and are kept whole rather than risk a stall in the worker.
 _REPLY_PARSE_MAX_CHARS = 200_000
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Compiled once: the re module's own cache is shared with the parser, which compiles a
+# new pattern for every multipart boundary it meets and so keeps evicting the others.
+_TAG = re.compile(r"<[^>]*>")
+_BLANK_LINES = re.compile(r"\n{3,}")
 
 
 def payload_bytes(part: Message) -> bytes:
@@ -82,9 +86,9 @@ def html_to_text(html: str) -> str:
         text = get_text(html)
     except Exception:  # noqa: BLE001 - fall back to crude tag stripping, never fail
         log.warning("HTML conversion failed; stripping tags instead")
-        text = re.sub(r"<[^>]*>", " ", html)
+        text = _TAG.sub(" ", html)
     lines = [line.rstrip() for line in text.splitlines()]
-    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+    return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
 
 
 def part_text(part: Message, notes: list[str]) -> str:

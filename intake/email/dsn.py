@@ -18,6 +18,7 @@ from intake.email.body import payload_bytes
 
 _MSGID = re.compile(r"<([^<>\s]{1,250}@[^<>\s]{1,250})>")
 _PASTED_MSGID = re.compile(r"^\s*Message-ID:\s*<([^<>\s]+@[^<>\s]+)>", re.IGNORECASE | re.M)
+_BLANK_LINE = re.compile(r"\n\s*\n")
 
 
 def message_ids(value: str | None) -> list[str]:
@@ -37,7 +38,7 @@ def _status_fields(part: Message) -> list[dict[str, str]]:
         return [{k.lower(): str(v) for k, v in block.items()} for block in payload]
     text = payload_bytes(part).decode("ascii", "replace")
     groups: list[dict[str, str]] = []
-    for chunk in re.split(r"\n\s*\n", text.replace("\r\n", "\n")):
+    for chunk in _BLANK_LINE.split(text.replace("\r\n", "\n")):
         fields = dict(
             (k.strip().lower(), v.strip())
             for k, v in (line.split(":", 1) for line in chunk.splitlines() if ":" in line)

@@ -24,6 +24,7 @@ _QUOTE_SEPARATOR = re.compile(r"^\s*(?:-{3,}\s*Original Message\s*-{3,}|_{20,})\
 _FROM_LINE = re.compile(r"^\s*\**From:\**\s*(.+?)\s*$", re.IGNORECASE | re.MULTILINE)
 _FORWARD_SUBJECT = re.compile(r"^\s*(?:fwd?|fw)\s*:", re.IGNORECASE)
 _HEADER_BLOCK_LINES = 8  # the From: line must sit within the block under the separator
+_MAILTO = re.compile(r"\[mailto:([^\]]+)\]")  # Outlook's "Name [mailto:address]"
 
 
 def looks_forwarded(subject: str | None, text: str) -> bool:
@@ -48,7 +49,7 @@ def forwarded_author(subject: str | None, text: str) -> Contact | None:
 
 def contact_from_header(value: str) -> Contact | None:
     """``Jane Smith <jane@example.org>``, ``jane@example.org`` or ``Jane Smith [mailto:...]``."""
-    value = re.sub(r"\[mailto:([^\]]+)\]", r"<\1>", value.strip())
+    value = _MAILTO.sub(r"<\1>", value.strip())
     name, address = parseaddr(value)
     if "@" not in address:
         name, address = value.strip(' "'), ""

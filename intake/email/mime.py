@@ -22,6 +22,8 @@ from intake.errors import InputError
 
 _MSGID = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,200}@[A-Za-z0-9.\[\]:-]{1,200}$")
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f\u2028\u2029\x85]+")
+_NOT_TAG = re.compile(r"[^A-Za-z0-9-]")
+_NOT_DOMAIN = re.compile(r"[^A-Za-z0-9.-]")
 MAX_SUBJECT = 250
 MAX_REFERENCES = 20  # RFC 5322 allows trimming the middle of a long References chain
 
@@ -91,14 +93,14 @@ def mailbox(address: str) -> Address:
 
 def new_message_id(domain: str, tag: str = "") -> str:
     """Our own Message-ID (brackets off); the tag (a case reference) helps people, not code."""
-    tag = re.sub(r"[^A-Za-z0-9-]", "", tag)[:32]
+    tag = _NOT_TAG.sub("", tag)[:32]
     token = secrets.token_hex(12)
     return f"{token}.{tag}@{domain}" if tag else f"{token}@{domain}"
 
 
 def domain_of(address: str) -> str:
     domain = address.rsplit("@", 1)[-1].strip().strip(">")
-    return re.sub(r"[^A-Za-z0-9.-]", "", domain) or "localhost"
+    return _NOT_DOMAIN.sub("", domain) or "localhost"
 
 
 def build_message(mail: Outgoing, *, date: str | None = None) -> EmailMessage:

@@ -40,6 +40,8 @@ _KIND_FOR_INTENT = {
     "enquiry": "enquiry",
 }
 TEXT_WIDTH = 72
+_BLANK_LINES = re.compile(r"\n{3,}")
+_HTML_BLANK_LINES = re.compile(r"\n\s*\n+")
 
 
 def letter_kind_for(intent: str) -> str:
@@ -169,11 +171,11 @@ def environment(fmt: str) -> Environment:
 def _tidy_text(text: str) -> str:
     """Trailing spaces off, at most one blank line between paragraphs."""
     lines = [line.rstrip() for line in text.splitlines()]
-    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip() + "\n"
+    return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip() + "\n"
 
 
 def _tidy_html(html: str) -> str:
-    return re.sub(r"\n\s*\n+", "\n", html).strip() + "\n"
+    return _HTML_BLANK_LINES.sub("\n", html).strip() + "\n"
 
 
 def _render(fmt: str, kind: str, context: dict[str, Any]) -> str:
