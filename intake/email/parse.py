@@ -184,7 +184,10 @@ def _thread_ids(msg: Message, notes: list[str]) -> list[str]:
 
 def _kept_headers(msg: Message, notes: list[str]) -> dict[str, Any]:
     kept: dict[str, Any] = {"content-type": msg.get_content_type()}
+    present = {key.lower() for key in msg.keys()}  # most mail has few of the kept headers
     for name in KEPT_HEADERS:
+        if name not in present:
+            continue
         value = header_text(msg, name, notes)
         if value is not None:
             kept[name] = value
