@@ -1,11 +1,11 @@
 """Reading a stored RFC 5322 message into a :class:`~intake.records.ParsedMessage`.
 
 Uses the standard ``email`` package with policy ``default`` (each header parsed once per
-message, see :class:`_ParsePolicy`). Real mail is often broken
-(bad boundaries, lying charsets, headers the parser chokes on), so every header and part
-is read defensively: what cannot be read is recorded in ``notes`` and the rest goes on.
-Only bytes that are not mail at all raise :class:`~intake.errors.InputError`, which
-quarantines the message for a person (PRODUCT.md, SMTP intake).
+message, see :class:`_ParsePolicy`). Real mail is often broken (bad boundaries, lying
+charsets, headers the parser chokes on), so every header and part is read defensively:
+what cannot be read is recorded in ``notes`` and the rest goes on. Only bytes that are
+not mail at all raise :class:`~intake.errors.InputError`, which quarantines the message
+for a person (PRODUCT.md, SMTP intake).
 """
 
 from __future__ import annotations
