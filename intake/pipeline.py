@@ -21,7 +21,9 @@ message for a person; any other failure marks it ``failed`` and it is retried wi
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import logging
+import os
 import threading
 import time
 import weakref
@@ -73,7 +75,8 @@ FIRST_RETRY = timedelta(seconds=30)
 # commit and the classifier call, but hold SQLite's write lock longer per transaction.
 BATCH_SIZE = 8
 
-_WRITERS: weakref.WeakKeyDictionary[Store, threading.Lock] = weakref.WeakKeyDictionary()
+WRITER_TIMEOUT = 30.0  # as SQLite's busy timeout (intake/cases/db.py)
+_WRITERS: weakref.WeakKeyDictionary[Store, _WriterLock] = weakref.WeakKeyDictionary()
 _WRITERS_GUARD = threading.Lock()
 
 
@@ -114,25 +117,73 @@ def describe(exc: BaseException) -> str:
     return type(exc).__name__
 
 
-def _lock_for(store: Store) -> threading.Lock:
+@dataclass
+class _WriterLock:
+    """The pipeline's SQLite writer lock: a thread lock, plus an exclusive ``flock`` on a
+    file beside the database that every process of this service takes (the kernel drops
+    it when a process dies, even by SIGKILL)."""
+
+    threads: threading.Lock
+    fd: int | None
+
+
+def _writer_lock(store: Store) -> _WriterLock:
     with _WRITERS_GUARD:
         lock = _WRITERS.get(store)
         if lock is None:
-            lock = _WRITERS[store] = threading.Lock()
+            database = store.engine.url.database
+            fd = None
+            if database and database != ":memory:":
+                fd = os.open(f"{database}-writer.lock", os.O_RDWR | os.O_CREAT, 0o600)
+                weakref.finalize(store, os.close, fd)
+            lock = _WRITERS[store] = _WriterLock(threading.Lock(), fd)
         return lock
+
+
+class WriterBusy(SQLAlchemyError):
+    """The SQLite writer lock was not free within the busy timeout: handled as SQLite's
+    own "database is locked" (the edge answers 451 or spools; the worker tries later)."""
+
+
+def _flock(fd: int, deadline: float) -> None:
+    """An exclusive ``flock``, polled (at most 5 ms apart) so that it can time out."""
+    pause = 0.0005
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                raise WriterBusy("pipeline writer lock busy") from None
+            time.sleep(pause)
+            pause = min(pause * 2, 0.005)
 
 
 @contextmanager
 def _writer(store: Store) -> Iterator[None]:
-    """SQLite: one writer at a time within this process, handed over the moment the last
-    one commits. SQLite's own busy handler sleeps in growing steps (up to 100 ms), so a
-    store waiting behind the worker's transaction answered its ``250`` late; other
-    processes still wait through the busy handler. PostgreSQL locks rows instead."""
+    """SQLite: one pipeline writer at a time (the SMTP edge's accept, the workers' batch
+    transactions), handed over as soon as the last one commits. SQLite's own busy handler
+    polls in growing sleeps (up to 100 ms), so a store waiting behind a worker's
+    transaction answered its ``250`` late. Other writers (the outbox, reminders) still
+    meet the busy handler. PostgreSQL locks rows instead."""
     if store.is_postgres:
         yield
         return
-    with _lock_for(store):
-        yield
+    lock = _writer_lock(store)
+    deadline = time.monotonic() + WRITER_TIMEOUT
+    if not lock.threads.acquire(timeout=WRITER_TIMEOUT):
+        raise WriterBusy("pipeline writer lock busy")
+    try:
+        if lock.fd is None:
+            yield
+            return
+        _flock(lock.fd, deadline)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock.fd, fcntl.LOCK_UN)
+    finally:
+        lock.threads.release()
 
 
 def _lock_first(session: Session, store: Store, message_id: int) -> None:
@@ -257,6 +308,8 @@ def _process_one(store: Store, item: Prepared, settings: Settings) -> Outcome | 
     """One message in its own transaction; a failure is recorded against it alone."""
     try:
         outcomes = _write(store, [item], settings)
+    except WriterBusy:
+        raise  # the lock, not the message: nothing to record; the worker tries later
     except Exception as exc:  # noqa: BLE001 - every failure is recorded, none is lost
         level = logging.INFO if isinstance(exc, InputError) else logging.ERROR
         log.log(level, "message %s not processed: %s", item.message_id, describe(exc),
@@ -289,6 +342,8 @@ def process_batch(store: Store, ids: list[int],
     if len(ready) > 1:
         try:
             outcomes = _write(store, ready, settings)
+        except WriterBusy:
+            raise
         except Exception as exc:  # noqa: BLE001 - rolled back whole; retried one by one
             log.info("batch of %d messages rolled back (%s); processing one by one",
                      len(ready), describe(exc))

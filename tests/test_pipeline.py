@@ -255,3 +255,22 @@ def test_a_message_finished_by_another_worker_while_prepared_is_processed_once(
     assert [o.message_id for o in outcomes] == ids[1:]  # the prepared work was dropped
     assert _count(store, Case) == 3
     assert len(_cases_opened(store)) == 3 and _count(store, Letter) == 3
+
+
+def test_a_store_waits_for_the_sqlite_writer_of_another_process_and_gives_up_in_time(
+        sqlite_store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    import fcntl
+    import os
+
+    path = f"{sqlite_store.engine.url.database}-writer.lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT)  # as a worker process holding the lock
+    monkeypatch.setattr(pipeline, "WRITER_TIMEOUT", 0.2)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        with pytest.raises(pipeline.StoreUnavailable):  # the edge answers 451 or spools
+            pipeline.accept(sqlite_store, _record())
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        assert pipeline.accept(sqlite_store, _record()) > 0
+    finally:
+        os.close(fd)
+    assert _count(sqlite_store, Message) == 1
