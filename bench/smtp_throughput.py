@@ -99,6 +99,7 @@ is out of reach for the full path in Python; the path to it is item 1 on more co
 where pipeline workers scale and a single-loop bare server does not.
 """
 DRAIN_TIMEOUT = 600.0
+PROFILE = True  # --no-profile: throughput rounds only
 PIPELINE_ENV: dict[str, str] = {}  # --pipeline-processes: INTAKE_PIPELINE_PROCESSES
 
 
@@ -290,12 +291,16 @@ def run(dbs: list[str], rounds: int, count: int, clients: int, pg_processes: int
         losses += loss_lines(db, bot)
         if many:
             losses += loss_lines(db, many, f" ×{pg_processes}")
-        profiles += ["", f"### Where the time goes ({db})", "", profile(db, min(count, 200))]
-    profiles += ["", "### The whole serve process under load", "", gil_profile(min(count, 300)),
-                 "", "`asyncio_N` threads are the default executor: the pipeline worker's "
-                 "`process_pending` and the outbox's database calls run there; "
-                 "`smtp-intake` is the SMTP event loop and `smtp-store_N` the threads that "
-                 "commit each raw message before its `250`."]
+        if PROFILE:
+            profiles += ["", f"### Where the time goes ({db})", "",
+                         profile(db, min(count, 200))]
+    if PROFILE:
+        profiles += ["", "### The whole serve process under load", "",
+                     gil_profile(min(count, 300)), "",
+                     "`asyncio_N` threads are the default executor: the pipeline worker's "
+                     "`process_pending` and the outbox's database calls run there; "
+                     "`smtp-intake` is the SMTP event loop and `smtp-store_N` the threads "
+                     "that commit each raw message before its `250`."]
     kinds = "55 % plain text, 30 % HTML (multipart/alternative), 15 % with a PDF or JPEG"
     return "\n".join([
         stamp(command_line()), "",
@@ -322,8 +327,12 @@ def main() -> None:
     parser.add_argument("--pipeline-processes", type=int, default=None,
                         help="run each serve's pipeline in this many worker processes "
                         "(default: serve's own default)")
+    parser.add_argument("--no-profile", action="store_true",
+                        help="skip the in-process and py-spy profiles")
     parser.add_argument("--no-write", action="store_true", help="print only")
     args = parser.parse_args()
+    global PROFILE
+    PROFILE = not args.no_profile
     if args.pipeline_processes is not None:
         PIPELINE_ENV["INTAKE_PIPELINE_PROCESSES"] = str(args.pipeline_processes)
     dbs = ["sqlite", "postgres"] if args.db == "both" else [args.db]

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+from sqlalchemy import insert
+
 from intake.cases.models import Deadline
 from intake.rules.deadlines import LONDON, compute_deadlines
 from intake.steps.context import Context
 
 
 def _row(kind: str, due: date | datetime, rule: str, source: str | None,
-         version: str) -> Deadline:
+         version: str) -> dict[str, object]:
     if isinstance(due, datetime):
-        return Deadline(kind=kind, due_date=due.date(), due_at=due, rule=rule, source=source,
-                        rule_version=version)
-    return Deadline(kind=kind, due_date=due, rule=rule, source=source, rule_version=version)
+        return {"kind": kind, "due_date": due.date(), "due_at": due, "rule": rule,
+                "source": source, "rule_version": version}
+    return {"kind": kind, "due_date": due, "due_at": None, "rule": rule, "source": source,
+            "rule_version": version}
 
 
 def write_deadlines(ctx: Context) -> None:
@@ -27,12 +30,11 @@ def write_deadlines(ctx: Context) -> None:
     ctx.deadlines = d
     case.deadline_summary = d.to_json()
     case.rule_version = d.rule_version
-    for kind in ("acknowledge_by", "respond_by", "time_limit_ends"):
-        value = getattr(d, kind)
-        if value is not None:
-            case.deadlines.append(_row(kind, value, d.rule, d.sources.get(kind),
-                                       d.rule_version))
-    for m in d.milestones:
-        case.deadlines.append(_row(m.kind, m.due, m.rule, m.source, d.rule_version))
+    rows = [_row(kind, getattr(d, kind), d.rule, d.sources.get(kind), d.rule_version)
+            for kind in ("acknowledge_by", "respond_by", "time_limit_ends")
+            if getattr(d, kind) is not None]
+    rows += [_row(m.kind, m.due, m.rule, m.source, d.rule_version) for m in d.milestones]
+    if rows:  # one multi-row INSERT; the case's collection is loaded by whoever reads it
+        ctx.session.execute(insert(Deadline), [{"case_id": case.id, **r} for r in rows])
     if d.out_of_time:
         case.flags = sorted({*case.flags, "out_of_time"})

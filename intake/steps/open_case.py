@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from sqlalchemy import or_, select, text
+from sqlalchemy import insert, or_, select, text
 from sqlalchemy.orm import Session
 
 from intake.cases.audit import SYSTEM, audit
@@ -63,10 +63,15 @@ def _case_fields(c: Classification, ctx: Context) -> dict[str, object]:
     return {k: v for k, v in fields.items() if v not in (None, "", False)}
 
 
-def _labels(case: Case, c: Classification, source: str) -> None:
+def _labels(ctx: Context, case: Case, c: Classification, source: str) -> None:
+    """The label rows, in one multi-row INSERT (the case's ``labels`` collection is left
+    unloaded, so a later reader loads them)."""
+    rows: list[dict[str, object]] = []
+
     def add(name: str, value: str, key: str) -> None:
-        case.labels.append(Label(name=name, value=value, confidence=c.confidence.get(key),
-                                 source=source, rule=c.rules.get(key)))
+        rows.append({"case_id": case.id, "name": name, "value": value,
+                     "confidence": c.confidence.get(key), "source": source,
+                     "rule": c.rules.get(key)})
 
     add("intent", c.intent, f"intent:{c.intent}")
     for aspect in c.aspects:
@@ -75,6 +80,7 @@ def _labels(case: Case, c: Classification, source: str) -> None:
         add("inspectorate", body, f"inspectorate:{body}")
     add("regime", c.regime, f"regime:{c.regime}")
     add("safeguarding", "true" if c.safeguarding else "false", "safeguarding")
+    ctx.session.execute(insert(Label), rows)
 
 
 def _propose_links(ctx: Context, case: Case) -> None:
@@ -138,17 +144,17 @@ def open_case(ctx: Context) -> None:
         fields=_case_fields(c, ctx), confidence=dict(c.confidence),
         needs_review=c.needs_review, complainant=_complainant(ctx),
         # Collections start loaded, so later appends never query for them.
-        messages=[msg], deadlines=[], letters=[],
+        messages=[msg], letters=[],
     )
-    _labels(case, c, f"model:{c.model_version}")
+    msg.disposition = NEW_CASE  # set before the flush: one UPDATE of the message row
+    msg.reason = None
     ctx.session.add(case)
     ctx.session.flush()
     ctx.case = case
+    _labels(ctx, case, c, f"model:{c.model_version}")
     flag_case(ctx.session, case, msg)  # quarantined attachments (intake/scan.py)
     _propose_links(ctx, case)
     _propose_subject_link(ctx, case)
     audit(ctx.session, SYSTEM, "case_opened", case.reference, channel=msg.channel,
           intent=c.intent, regime=c.regime, needs_review=c.needs_review,
           message_id=msg.id)
-    msg.disposition = NEW_CASE
-    msg.reason = None
