@@ -70,7 +70,7 @@ class Service:
         await self._start_optional()
 
     async def _start_pipeline(self) -> Callable[[int], None]:
-        """Pipeline workers: child processes by default, or a thread here when set to 0."""
+        """Pipeline workers: one child process by default, or a thread here when set to 0."""
         count = self.settings.pipeline_processes
         if count == 0:
             from intake.pipeline import PipelineWorker

@@ -152,9 +152,9 @@ class Settings(BaseSettings):
     log_level: str = Field("INFO", description="logging level")
     timezone: str = Field("Europe/London", description="local time zone of the service")
     worker_poll_seconds: float = Field(1.0, gt=0, description="how often workers look for work")
-    pipeline_processes: int = Field(0, ge=0, le=32, description="pipeline worker processes "
-                                    "(0: a thread in the main process, fastest on SQLite; "
-                                    "more for PostgreSQL)")
+    pipeline_processes: int = Field(1, ge=0, le=32, description="pipeline worker processes "
+                                    "(0: a thread in the main process; 1 keeps the pipeline's "
+                                    "CPU off the SMTP edge; more help only with spare cores)")
 
     @field_validator("mailboxes", "slack_staff", mode="before")
     @classmethod

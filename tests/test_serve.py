@@ -162,3 +162,25 @@ def test_pipeline_runs_in_worker_processes_that_stop_with_serve(
     for pid in pids:  # the workers stopped with serve
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
+
+
+def test_a_pipeline_worker_whose_parent_died_before_it_started_exits(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from intake.settings import load_settings
+    from intake.worker_processes import CTX, _child
+
+    for key in list(os.environ):
+        if key.startswith(("INTAKE_", "SLACK_")):
+            monkeypatch.delenv(key)
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()  # the serve process that spawned the worker, already dead
+    settings = load_settings(database_url=f"sqlite:///{tmp_path / 'intake.db'}",
+                             worker_poll_seconds=0.2)
+    wake, stop = CTX.Event(), CTX.Event()  # kept alive until the child has them
+    worker = CTX.Process(target=_child, args=(settings.model_dump(), wake, stop, 0,
+                                              gone.pid))
+    worker.start()
+    worker.join(60)
+    if worker.is_alive():
+        worker.kill()
+    assert worker.exitcode == 0
