@@ -63,6 +63,20 @@ def _summary(scores: Scores) -> str:
     return ", ".join(f"{k} {scores.figures[k]:.3f}" for k in HEADLINES)
 
 
+def _before(target: Path, checks: list[tuple[str, list[LabelledExample]]]
+            ) -> dict[str, Scores]:
+    """The current model's scores, when there is one that still loads (a model trained on
+    other word vectors does not: it is replaced without a comparison)."""
+    if not has_model(target):
+        return {}
+    try:
+        current = _load(target)
+    except ValueError as exc:
+        click.echo(f"note: the current model does not load ({exc}); no before scores")
+        return {}
+    return {name: score(current, ex, "before") for name, ex in checks if ex}
+
+
 def train(*, with_corrections: bool, database_url: str | None, out: Path | None,
           epochs: int | None) -> None:
     from nlp.train import EPOCHS, train_model
@@ -72,8 +86,7 @@ def train(*, with_corrections: bool, database_url: str | None, out: Path | None,
     target = out or model_path()
     test = load_split("test")
     checks = [("test split", test)] + ([("corrections", corrections)] if corrections else [])
-    before = ({name: score(_load(target), ex, "before") for name, ex in checks if ex}
-              if has_model(target) else {})
+    before = _before(target, checks)
     started = time.perf_counter()
     result = train_model(data + corrections, target, epochs=epochs or EPOCHS,
                          corrections=len(corrections))

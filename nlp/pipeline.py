@@ -10,7 +10,10 @@ Built from ``spacy.blank("en")`` (PRODUCT.md, NLP: no third-party statistical mo
   ``phonenumbers`` says are valid;
 - ``intent`` (exclusive), ``aspects``, ``inspectorates`` (multi-label), ``regime``
   (exclusive) and ``safeguarding`` (one label): bag-of-words text classifiers, which
-  are small and fast enough for thousands of messages a second on one core.
+  are small and fast enough for thousands of messages a second on one core;
+- ``vector_heads``: linear heads on a document vector of static word vectors, blended into
+  the intent and aspect scores, so that words our training data never used still count
+  (``nlp.vectors``).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from thinc.api import Optimizer
 from nlp.extract import phone_matches
 from nlp.labels import ASPECTS, INSPECTORATES, INTENTS, REGIMES
 from nlp.patterns import INSPECTION_PHRASES, INSPECTORATE_PHRASES, SERVICE_PHRASES
+from nlp.vectors.heads import make_vector_heads  # noqa: F401 - registers the component
 
 # Classifier name -> (factory, labels). Labels carry the confidence-key prefix, so that a
 # score is reported under the key the classify contract names ("intent:complaint").
@@ -66,6 +70,7 @@ def ruler_patterns() -> list[dict[str, object]]:
 
 MENTIONS = "mentions"
 PHONES = "phones"
+VECTOR_HEADS = "vector_heads"
 
 
 # Tokens that may sit between the digit groups of one phone number.
@@ -122,6 +127,7 @@ def build_pipeline() -> Language:
         pipe = nlp.add_pipe(factory, name=name, config={"model": _bow(exclusive)})
         for label in labels:
             pipe.add_label(label)
+    nlp.add_pipe("vector_heads", name=VECTOR_HEADS)
     return nlp
 
 

@@ -17,13 +17,16 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from spacy.language import Language
 from spacy.training import Example
 from spacy.util import compounding, fix_random_seed, minibatch
 
 from nlp.dataset import LabelledExample, targets, training_text
 from nlp.labels import ASPECT_INTENTS
-from nlp.pipeline import TEXTCATS, build_pipeline, initialize
+from nlp.pipeline import TEXTCATS, VECTOR_HEADS, build_pipeline, initialize
+from nlp.vectors.heads import VectorHeads, doc_matrix, fit_head
+from nlp.vectors.static import load_vectors
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +37,12 @@ DROPOUT = 0.2
 # and lowered further until every positive in the training data would be caught.
 SAFEGUARDING_MAX_THRESHOLD = 0.2
 MODEL_NAME = "intake_classifier"
+# Share of a label set's score taken from the word-vector head (``nlp.vectors.heads``),
+# chosen on the dev split by ``python -m nlp.vectors.tune``; label sets not named keep
+# the bag-of-words scores alone.
+BLEND = {"intent": 0.45, "aspects": 0.35}
+# An aspect counts at this blended score or more (chosen with BLEND, on the dev split).
+ASPECT_THRESHOLD = 0.4
 
 
 @dataclass(frozen=True)
@@ -85,6 +94,26 @@ def _fit(nlp: Language, per_pipe: dict[str, list[Example]], epochs: int,
     return losses
 
 
+def fit_vector_heads(nlp: Language, data: list[LabelledExample],
+                     blend: dict[str, float]) -> None:
+    """Fit a head per blended label set on the document vectors, on the same examples as
+    the bag-of-words classifier it is blended with."""
+    component: VectorHeads = nlp.get_pipe(VECTOR_HEADS)  # type: ignore[assignment]
+    vectors = load_vectors()
+    x = doc_matrix(vectors, (nlp.make_doc(training_text(e.subject, e.text)) for e in data))
+    component.heads, component.blend, component.digest = {}, {}, vectors.digest
+    for name, weight in blend.items():
+        factory, labels = TEXTCATS[name]
+        rows = [i for i, e in enumerate(data)
+                if name != "aspects" or e.intent in ASPECT_INTENTS]
+        if not rows:
+            continue
+        y = np.array([[targets(data[i])[name][label] for label in labels] for i in rows],
+                     dtype=np.float32)
+        component.heads[name] = fit_head(x[rows], y, labels, factory == "textcat")
+        component.blend[name] = weight
+
+
 def _safeguarding_threshold(nlp: Language, data: list[LabelledExample]) -> float:
     """Below every positive example's score, and never above the recall-first ceiling."""
     positives = [training_text(e.subject, e.text) for e in data if e.safeguarding]
@@ -94,20 +123,23 @@ def _safeguarding_threshold(nlp: Language, data: list[LabelledExample]) -> float
 
 
 def train_model(data: list[LabelledExample], out: Path, *, epochs: int = EPOCHS,
-                seed: int = SEED, corrections: int = 0) -> TrainResult:
+                seed: int = SEED, corrections: int = 0,
+                blend: dict[str, float] | None = None) -> TrainResult:
     """Train on ``data`` and write the pipeline to ``out`` (replaced atomically)."""
     if not data:
         raise ValueError("no labelled examples to train on")
     fix_random_seed(seed)
     nlp = build_pipeline()
     losses = _fit(nlp, _examples(nlp, data), epochs, seed)
-    thresholds = {"safeguarding": _safeguarding_threshold(nlp, data), "aspects": 0.45,
+    fit_vector_heads(nlp, data, BLEND if blend is None else blend)
+    thresholds = {"safeguarding": _safeguarding_threshold(nlp, data), "aspects": ASPECT_THRESHOLD,
                   "inspectorates": 0.5}
-    version = f"spacy-bow-{data_digest(data)}"
+    version = f"spacy-bowvec-{data_digest(data)}"
     nlp.meta.update({"name": MODEL_NAME, "version": "1.0.0", "description": version,
                      "intake": {"model_version": version, "thresholds": thresholds,
                                 "examples": len(data), "corrections": corrections,
-                                "seed": seed, "epochs": epochs}})
+                                "seed": seed, "epochs": epochs,
+                                "vector_blend": nlp.get_pipe(VECTOR_HEADS).blend}})
     _write(nlp, out)
     return TrainResult(out, version, len(data), corrections, losses, thresholds)
 

@@ -26,7 +26,8 @@ def test_the_trained_model_ships_and_is_what_the_bot_loads(settings: Settings) -
     assert isinstance(classifier, SpacyClassifier)
     assert classifier.version.startswith("spacy-")
     assert classifier.nlp.pipe_names == ["span_ruler", "phone_numbers", "intent", "aspects",
-                                         "inspectorates", "regime", "safeguarding"]
+                                         "inspectorates", "regime", "safeguarding",
+                                         "vector_heads"]
 
 
 def test_model_folder_is_small() -> None:

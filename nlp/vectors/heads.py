@@ -1,0 +1,149 @@
+"""Classifier heads on document vectors, blended into the bag-of-words scores.
+
+The bag-of-words classifiers know only the words of our training data. These heads read
+a document vector built from static word vectors (``nlp.vectors.static``), so a message
+that says what happened in other words still lands near the examples that meant the
+same. Each head is a linear (softmax or sigmoid) model over the vector, trained with
+numpy after the bag-of-words classifiers; ``vector_heads`` then replaces a label set's
+scores by ``(1 - w) * bag_of_words + w * head``, with ``w`` chosen on the dev split.
+A message with no word the table knows (empty, binary junk, another language) keeps the
+bag-of-words scores.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from spacy.language import Language
+from spacy.tokens import Doc
+from spacy.util import minibatch
+
+from nlp.vectors.static import StaticVectors, load_vectors
+
+L2 = 1e-4
+STEPS = 600
+LEARN_RATE = 0.05
+
+
+def doc_matrix(vectors: StaticVectors, docs: Iterable[Doc]) -> np.ndarray:
+    """Per document, the unit-length sum of its SIF-weighted word vectors (zeros when the
+    table knows none of its words)."""
+    sums = vectors.doc_sums(list(docs))
+    norms = np.linalg.norm(sums, axis=1, keepdims=True)
+    return sums / np.where(norms > 0, norms, 1.0)
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+@dataclass
+class Head:
+    """One label set's linear model: ``scores = f(x @ weights + bias)``."""
+
+    labels: tuple[str, ...]
+    exclusive: bool
+    weights: np.ndarray
+    bias: np.ndarray
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        z = x @ self.weights + self.bias
+        return _softmax(z) if self.exclusive else _sigmoid(z)
+
+
+def fit_head(x: np.ndarray, y: np.ndarray, labels: tuple[str, ...], exclusive: bool) -> Head:
+    """Full-batch Adam on the L2-regularised log loss, from zeros: the same data gives the
+    same head, with no random state to seed."""
+    head = Head(labels, exclusive, np.zeros((x.shape[1], y.shape[1]), dtype=np.float32),
+                np.zeros(y.shape[1], dtype=np.float32))
+    params = [head.weights, head.bias]
+    first = [np.zeros_like(p) for p in params]
+    second = [np.zeros_like(p) for p in params]
+    for step in range(1, STEPS + 1):
+        grad_z = (head.predict(x) - y) / len(x)
+        grads = [x.T @ grad_z + L2 * head.weights, grad_z.sum(axis=0)]
+        for p, g, m, v in zip(params, grads, first, second, strict=True):
+            m *= 0.9
+            m += 0.1 * g
+            v *= 0.999
+            v += 0.001 * g * g
+            p -= LEARN_RATE * (m / (1 - 0.9**step)) / (np.sqrt(v / (1 - 0.999**step)) + 1e-8)
+    return head
+
+
+class VectorHeads:
+    """The ``vector_heads`` pipeline component (after the text classifiers)."""
+
+    def __init__(self, nlp: Language, name: str) -> None:
+        self.name = name
+        self.heads: dict[str, Head] = {}
+        self.blend: dict[str, float] = {}
+        self.digest = ""
+
+    @property
+    def vectors(self) -> StaticVectors:
+        return load_vectors()
+
+    def __call__(self, doc: Doc) -> Doc:
+        self._apply([doc])
+        return doc
+
+    def pipe(self, docs: Iterable[Doc], batch_size: int = 256) -> Iterator[Doc]:
+        for batch in minibatch(docs, size=batch_size):
+            self._apply(batch)
+            yield from batch
+
+    def _apply(self, docs: list[Doc]) -> None:
+        active = {k: h for k, h in self.heads.items() if self.blend.get(k, 0.0) > 0}
+        if not active or not docs:
+            return
+        x = doc_matrix(self.vectors, docs)
+        known = np.flatnonzero(np.abs(x).sum(axis=1) > 0)
+        for key, head in active.items():
+            w = self.blend[key]
+            scores = (w * head.predict(x[known])).tolist()
+            for i, row in zip(known.tolist(), scores, strict=True):
+                cats = docs[i].cats
+                for label, s in zip(head.labels, row, strict=True):
+                    cats[label] = (1 - w) * cats.get(label, 0.0) + s
+
+    def to_disk(self, path: Path, *, exclude: Iterable[str] = ()) -> None:
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        arrays = {f"{k}.weights": h.weights for k, h in self.heads.items()}
+        arrays.update({f"{k}.bias": h.bias for k, h in self.heads.items()})
+        np.savez(path / "heads.npz", **arrays)  # type: ignore[arg-type]
+        cfg = {"blend": self.blend, "vectors": self.digest,
+               "heads": {k: {"labels": list(h.labels), "exclusive": h.exclusive}
+                         for k, h in self.heads.items()}}
+        (path / "cfg.json").write_text(json.dumps(cfg, indent=1), encoding="utf-8")
+
+    def from_disk(self, path: Path, *, exclude: Iterable[str] = ()) -> VectorHeads:
+        path = Path(path)
+        cfg = json.loads((path / "cfg.json").read_text(encoding="utf-8"))
+        if cfg["vectors"] != self.vectors.digest:
+            raise ValueError("the word vectors changed since this model was trained: "
+                             "run `intake-bot nlp train`")
+        self.digest, self.blend = cfg["vectors"], dict(cfg["blend"])
+        with np.load(path / "heads.npz") as arrays:
+            self.heads = {k: Head(tuple(c["labels"]), bool(c["exclusive"]),
+                                  arrays[f"{k}.weights"], arrays[f"{k}.bias"])
+                          for k, c in cfg["heads"].items()}
+        return self
+
+    def to_bytes(self, *, exclude: Iterable[str] = ()) -> bytes:
+        raise NotImplementedError("vector_heads is saved with to_disk only")
+
+
+@Language.factory("vector_heads")
+def make_vector_heads(nlp: Language, name: str) -> VectorHeads:
+    return VectorHeads(nlp, name)
