@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -68,6 +68,20 @@ def rate(run: Callable[[list[ClassifyInput]], object], items: list[ClassifyInput
     return len(items) / (time.perf_counter() - started)
 
 
+def heads_microseconds(classifier: Any, items: list[ClassifyInput]) -> float:
+    """What the word-vector heads stage costs per message, timed alone on processed docs."""
+    from nlp.assemble import full_text
+
+    texts = [full_text(x) for x in items]
+    with classifier.nlp.select_pipes(disable=["vector_heads"]):
+        docs = list(classifier.docs(texts))
+    heads = classifier.nlp.get_pipe("vector_heads")
+    started = time.perf_counter()
+    for _ in heads.pipe(iter(docs), batch_size=256):
+        pass
+    return (time.perf_counter() - started) / len(docs) * 1e6
+
+
 def measure(count: int) -> dict[str, object]:
     pin_one_core()
     load, kind = load_seconds()
@@ -82,10 +96,15 @@ def measure(count: int) -> dict[str, object]:
                                   "load_s": load, "messages": len(items),
                                   "mean_chars": chars}
     if hasattr(classifier, "docs"):
-        figures["pipe_per_s"] = rate(
-            lambda xs: sum(1 for _ in classifier.docs([full_text(x) for x in xs])), items)
+        def pipe(xs: list[ClassifyInput]) -> int:
+            return sum(1 for _ in classifier.docs([full_text(x) for x in xs]))
+
+        figures["pipe_per_s"] = rate(pipe, items)
     figures["classify_per_s"] = rate(classifier.classify_many, items)
     figures["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    if "vector_heads" in getattr(getattr(classifier, "nlp", None), "pipe_names", []):
+        # Last: it holds every processed doc at once, which would inflate the peak.
+        figures["heads_us"] = heads_microseconds(classifier, items)
     return figures
 
 
@@ -102,6 +121,9 @@ def markdown(f: dict[str, object]) -> str:
     ]
     if "pipe_per_s" in f:
         lines.append(f"| labels only, `nlp.pipe` (messages/s) | {f['pipe_per_s']:,.0f} |")
+    if "heads_us" in f:
+        lines.append(f"| of which the word-vector heads (µs per message) | "
+                     f"{f['heads_us']:.0f} |")
     lines += [
         f"| labels and every extracted field, `classify_many` (messages/s) | "
         f"{f['classify_per_s']:,.0f} |",
