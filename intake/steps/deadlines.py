@@ -35,6 +35,7 @@ def write_deadlines(ctx: Context) -> None:
             if getattr(d, kind) is not None]
     rows += [_row(m.kind, m.due, m.rule, m.source, d.rule_version) for m in d.milestones]
     if rows:  # one multi-row INSERT; the case's collection is loaded by whoever reads it
-        ctx.session.execute(insert(Deadline), [{"case_id": case.id, **r} for r in rows])
+        ctx.session.execute(insert(Deadline).execution_options(render_nulls=True),
+                            [{"case_id": case.id, **r} for r in rows])
     if d.out_of_time:
         case.flags = sorted({*case.flags, "out_of_time"})

@@ -80,7 +80,7 @@ def _labels(ctx: Context, case: Case, c: Classification, source: str) -> None:
         add("inspectorate", body, f"inspectorate:{body}")
     add("regime", c.regime, f"regime:{c.regime}")
     add("safeguarding", "true" if c.safeguarding else "false", "safeguarding")
-    ctx.session.execute(insert(Label), rows)
+    ctx.session.execute(insert(Label).execution_options(render_nulls=True), rows)
 
 
 def _propose_links(ctx: Context, case: Case) -> None:
