@@ -1,5 +1,6 @@
 """Where ``intake-bot serve`` spends the GIL under SMTP load: a py-spy sample of the whole
-process (every thread), grouped by thread and by what it was doing.
+service (every thread of the serve process and of its pipeline worker processes), grouped
+by thread and by what it was doing.
 
 py-spy is a development tool, not a project dependency (``pip install py-spy`` into the
 virtualenv); without it this reports that it was skipped.
@@ -26,10 +27,15 @@ from bench.corpus import make_messages
 from bench.serve_process import CaptureRelay, Counter, ServeProcess, free_port, serve_env, wait_for
 
 # Innermost-first is not needed: the first of these found on a stack names the activity.
-ACTIVITIES = ("parse_message", "mark_duplicate", "screen_machines", "join_thread",
-              "classify_message", "open_case", "write_deadlines", "prepare_letter",
-              "queue_letters", "notify_staff", "_claim", "due_message_ids", "accept",
-              "_send_each", "_claim_due", "_settle_interrupted", "_mark_sent")
+ACTIVITIES = ("_flock", "_classify_all", "_prepare", "parse_message", "mark_duplicate",
+              "screen_machines", "join_thread", "classify_message", "open_case",
+              "write_deadlines", "prepare_letter", "queue_letters", "notify_staff", "_claim",
+              "due_message_ids", "accept", "letter_raw", "_send_each", "_claim_due",
+              "_settle_interrupted", "_mark_sent")
+SHOWN = {"_flock": "waiting for the SQLite writer lock",
+         "_prepare": "prepare: read and parse (no lock)",
+         "_classify_all": "prepare: classify (no lock)",
+         "letter_raw": "outbox: build the letter's MIME"}
 
 
 def py_spy() -> str | None:
@@ -41,12 +47,20 @@ def _activity(frames: list[str]) -> str:
     names = [f.split(" (")[0] for f in frames]
     for want in ACTIVITIES:
         if want in names:
-            return want
+            return SHOWN.get(want, want)
     if any("aiosmtpd" in f for f in frames):
         return "SMTP protocol (aiosmtpd)"
     if any("/logging/" in f for f in frames):
         return "logging"
     return "other"
+
+
+def _thread(frames: list[str]) -> str:
+    """``serve: <thread>``, or ``pipeline worker: <thread>`` for a child process."""
+    processes = [f for f in frames if f.startswith("process ")]
+    thread = next((f for f in frames if f.startswith("thread ")), frames[0])
+    name = thread.split(":")[-1].strip().strip('"')
+    return f"{'pipeline worker' if len(processes) > 1 else 'serve'}: {name}"
 
 
 def summarise(raw: str) -> tuple[collections.Counter[str], collections.Counter[str]]:
@@ -57,7 +71,7 @@ def summarise(raw: str) -> tuple[collections.Counter[str], collections.Counter[s
         if not count.isdigit():
             continue
         frames = stack.split(";")
-        threads[frames[0].split(":")[-1].strip().strip('"')] += int(count)
+        threads[_thread(frames)] += int(count)
         activities[_activity(frames)] += int(count)
     return threads, activities
 
@@ -80,7 +94,8 @@ def gil_profile(count: int) -> str:
             wait_for(lambda: counter.unfinished() == 0 and counter.messages() == 1, 120)
             out = workdir / "raw.txt"
             recorder = subprocess.Popen([spy, "record", "--format", "raw", "-o", str(out),
-                                         "--threads", "--gil", "-r", "200", "-p",
+                                         "--threads", "--gil", "--subprocesses", "-r", "200",
+                                         "-p",
                                          str(serve.pid)], stdout=subprocess.DEVNULL,
                                         stderr=subprocess.DEVNULL)
             time.sleep(1.0)
@@ -98,12 +113,14 @@ def gil_profile(count: int) -> str:
             relay.stop()
     threads, activities = summarise(raw)
     total = sum(threads.values()) or 1
-    lines = [f"Whole process under load (py-spy, `--gil`: samples of whichever thread holds "
-             f"the GIL, 200 Hz; SQLite; {count} messages from 8 clients, drained in "
-             f"{took:.1f} s):", "", "| thread | GIL share |", "|---|---|"]
+    lines = [f"Whole service under load (py-spy, `--gil --subprocesses`: samples of whichever "
+             f"thread holds its process's GIL, 200 Hz, the serve process and its pipeline "
+             f"worker process; SQLite; {count} messages from 8 clients, drained in "
+             f"{took:.1f} s). Shares are of all samples; the two processes hold their own "
+             "GILs at the same time.", "", "| process: thread | share |", "|---|---|"]
     lines += [f"| {name} | {n / total * 100:.0f} % |" for name, n in threads.most_common(6)]
-    lines += ["", "| activity (all threads) | GIL share |", "|---|---|"]
-    lines += [f"| {name} | {n / total * 100:.1f} % |" for name, n in activities.most_common(14)]
+    lines += ["", "| activity (all threads) | share |", "|---|---|"]
+    lines += [f"| {name} | {n / total * 100:.1f} % |" for name, n in activities.most_common(16)]
     return "\n".join(lines)
 
 

@@ -47,56 +47,61 @@ from bench.serve_process import (
 MAILBOX = "enquiries@example.org"
 NOTES = """### Reading the figures
 
-- **The bot's rate is the pipeline's rate.** The SMTP edge itself answers far faster (the
-  `250s/s` column); what limits the drained rate is one pipeline worker thread running
-  every step for one message per transaction, CPU-bound in Python. On PostgreSQL each
-  durable commit also waits for an fsync (about 8 ms on this machine's disk: a one-row
-  insert and commit measured 7.9 ms median) and every statement is a round trip.
-- **Where the time goes** (tables below): parsing (stdlib `email` with `policy.default`,
-  whose header registry parses every header), opening the case (ORM inserts of the case,
-  complainant, labels, audit rows and the link query), preparing the letter (Jinja text
-  and HTML, plus the reply-limit query) and queuing it (building the MIME letter, the
-  idempotency lookups). About a third of the CPU is SQLAlchemy's unit of work and
-  statement compilation for some 35 statements per message (counted on SQLite: 7
-  selects, 6 single-row label inserts, the message row updated 4 times, 2-3 link and 2
-  audit inserts, and one each for the case, complainant, deadlines, letter, outbox row and
-  reply log). Classification and deadlines are small.
-- **In the running process** (py-spy, below) nearly all of the GIL goes to the pipeline
-  steps; the SMTP protocol and the commit before each `250` take under a tenth. The
-  served rate is below the one-core profile because the same two cores also run the
-  load generator, the capture relay and the database.
-- **The DATA→250 tail on SQLite** comes from the store waiting for SQLite's single write
-  lock, which the pipeline holds for the whole of each message's transaction (its first
-  flush is in the parse step), and from the GIL it shares with the CPU-bound pipeline
-  thread. PostgreSQL has row locks, so its tail is shorter.
+- **The bot's rate is the pipeline's rate.** The SMTP edge answers far faster (the `250s/s`
+  column). `serve` runs the pipeline in one worker process by default
+  (`INTAKE_PIPELINE_PROCESSES=1`), beside the SMTP edge and the outbox in the main
+  process. The worker takes due messages in batches of 8: it reads and parses them and
+  classifies them in one `classify_many` call *without* any write lock, then claims them
+  and writes all their cases, deadlines, letters and outbox rows in one transaction. In
+  the whole-service profile the worker process is busy most of the time; the serve process
+  (SMTP protocol, the commit before each `250`, the outbox) much less.
+- **Where the time goes** (one-core profile below, about 8-10 ms of CPU per message in the
+  pipeline): the prepare phase (parsing with the stdlib `email` package, then the
+  classifier), opening the case (the case, complainant, label and audit rows and the link
+  query), the letter (Jinja text and HTML, the reply-limit and switch queries), queuing it
+  (the outbox row and the reply log; the MIME message itself is now built by the outbox
+  when it sends, from the stored letter, with the Message-ID fixed at queueing), and the
+  flush and commit spread over the steps. About 30 SQL statements per message (counted on
+  SQLite): labels and deadlines are one multi-row INSERT each; the rest are single rows.
+- **DATA→250 on SQLite** is the wait for the single writer: `accept()` and the worker's
+  batch transaction take turns through a lock file beside the database, so a waiting
+  `accept()` is woken when the batch commits (SQLite's own busy handler polled in sleeps
+  of up to 100 ms, which made the p50 180 ms). PostgreSQL has row locks, and its case
+  numbers are now taken in a short transaction of their own, so a batch does not hold the
+  counter row until it commits and two serve processes (row (c)) work side by side.
+- Step by step on 2026-11-22, on this machine while other jobs used about one of its two
+  cores (ratios (b)/(a) from `--rounds 3` or `--rounds 2` runs; read them as trends):
+  before, SQLite 0.058 and PostgreSQL 0.043; prepare before the lock, batches of 8 and
+  the in-process writer hand-over: SQLite 0.077, PostgreSQL 0.051 (but (c) fell to 0.042
+  while batches held the counter row); with the letter's MIME built by the outbox and the
+  counter in its own transaction: (c) 0.078; pipeline thread against one or two worker
+  processes, alternating: SQLite 0.098 / 0.103 (thread), 0.082 / 0.110 (one process),
+  0.074 / 0.092 (two); PostgreSQL 0.057 / 0.057, 0.056 / 0.059, 0.060 / 0.051. One
+  process was as fast as the thread and halved SQLite's DATA→250 p50 (about 80 ms to
+  about 37 ms), so it became the default; two gain nothing on two busy cores.
 
 ### What would raise the ratio (largest first)
 
-1. Use the second core: run pipeline workers as separate processes (the claim already
-   uses `SKIP LOCKED` on PostgreSQL) instead of a thread sharing the GIL with the SMTP
-   edge. Row (c) runs two whole serve processes on one PostgreSQL instead: 1.05-1.3x
-   here, where the load generator, relay and database share the same two cores; the
-   gain grows with cores, which a single-loop bare server does not use.
-2. Fewer statements: insert the labels, deadlines and audit rows in one batch each and
-   write the message row once at the end instead of four times. (Turning autoflush off
-   alone was measured: no gain, since the same inserts still run.)
-3. Cheaper MIME: read headers with `policy.compat32` (decoding only the fields used) and
-   serialise letters from a prepared template instead of building an `EmailMessage`.
-4. Group commit: several messages per pipeline transaction (a savepoint each, so one
-   failure stays alone), and in `accept()` one commit for the messages that arrive within
-   a few milliseconds (each `250` after that commit). This amortises the fsync and
-   shortens SQLite lock waits.
-5. On SQLite, do the CPU work (parse, classify, render) before taking the write lock and
-   write everything in one short transaction: the DATA→250 tail falls to the store cost.
+1. Cores. The pipeline worker is the bottleneck and a single-loop bare server does not use
+   more cores. On PostgreSQL, worker processes (or serve processes) scale with free cores;
+   on SQLite the prepare phase (about a third of the pipeline's CPU) runs in parallel and
+   the writes take turns.
+2. Render the letter before the write transaction too. It needs the case reference, so
+   the numbers would be taken in advance for the batch (a message that opens no case
+   leaves a gap, which the reference scheme allows); the write phase would then be inserts
+   only, and the lock held for about a millisecond per message.
+3. Less ORM: a third of the write phase is SQLAlchemy's unit of work. Inserting the case,
+   complainant, audit, letter and outbox rows of a whole batch with one multi-row INSERT
+   per table (Core, ids from RETURNING) would cut most of it.
+4. Faster parsing, templates and MIME building (their internals are being reworked
+   separately), and group commit in `accept()` for PostgreSQL's fsync.
 
-The 0.5 target asks the full path to run at half the bare rate. With the bare server at
-a few hundred messages per second here, that is a few milliseconds of CPU per message,
-against the 20-30 ms the one-core profile measures (and more when the machine is
-shared). Items 2-5 take a share off each step, not an order of magnitude; measured so
-far, a second serve process on the same two cores gave 1.05-1.3x (row (c)), since the
-load generator, the relay and the database use the same cores. On this machine the target
-is out of reach for the full path in Python; the path to it is item 1 on more cores,
-where pipeline workers scale and a single-loop bare server does not.
+The 0.5 target asks the full path to run at half the bare rate: with the bare server at
+600-900 messages per second here, that is 2-3 ms of CPU per message for everything on
+two cores, against about 8-10 ms for the pipeline alone plus the SMTP edge and the outbox.
+Items 2-4 each take a share off, not a factor of four; on this machine the target is out
+of reach for the full path in Python. What it buys instead is headroom: the edge answers
+`250` within milliseconds and keeps doing so while the backlog drains.
 """
 DRAIN_TIMEOUT = 600.0
 PROFILE = True  # --no-profile: throughput rounds only
@@ -295,12 +300,13 @@ def run(dbs: list[str], rounds: int, count: int, clients: int, pg_processes: int
             profiles += ["", f"### Where the time goes ({db})", "",
                          profile(db, min(count, 200))]
     if PROFILE:
-        profiles += ["", "### The whole serve process under load", "",
+        profiles += ["", "### The whole service under load", "",
                      gil_profile(min(count, 300)), "",
-                     "`asyncio_N` threads are the default executor: the pipeline worker's "
-                     "`process_pending` and the outbox's database calls run there; "
-                     "`smtp-intake` is the SMTP event loop and `smtp-store_N` the threads "
-                     "that commit each raw message before its `250`."]
+                     "`pipeline worker: MainThread` is the pipeline's worker process; in the "
+                     "serve process `smtp-intake` is the SMTP event loop, `smtp-store_N` the "
+                     "threads that commit each raw message before its `250`, and "
+                     "`asyncio_N` the default executor, where the outbox's database calls "
+                     "and its MIME building run."]
     kinds = "55 % plain text, 30 % HTML (multipart/alternative), 15 % with a PDF or JPEG"
     return "\n".join([
         stamp(command_line()), "",
