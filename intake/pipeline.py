@@ -27,10 +27,11 @@ import os
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
@@ -102,7 +103,7 @@ def accept(store: Store, record: IntakeRecord) -> int:
             session.add(msg)
             session.flush()
             message_id = msg.id
-    except SQLAlchemyError as exc:
+    except (SQLAlchemyError, OSError) as exc:  # OSError: the writer lock file
         log.error("could not store %s message: %s", record.channel, type(exc).__name__)
         raise StoreUnavailable(type(exc).__name__) from None
     log.info("stored message %s from %s", message_id, record.channel)
@@ -214,14 +215,19 @@ class Prepared:
 
 
 def _prepare(store: Store, ids: list[int]) -> list[Prepared]:
-    """Parse and classify without any write lock. A failure here is not recorded: the
-    message is left to its own transaction, whose step fails again, in order, and is
-    recorded there."""
+    """Read the due messages of ``ids`` and prepare them, without any write lock."""
     with store.session() as session:
         rows = session.execute(
             select(Message.id, Message.channel, Message.raw, Message.received_at)
             .where(Message.id.in_(ids), Message.disposition.in_((PENDING, FAILED)))
             .order_by(Message.id)).all()
+    return _prepare_rows(rows)
+
+
+def _prepare_rows(rows: Sequence[Any]) -> list[Prepared]:
+    """Parse and classify (rows with ``id``, ``channel``, ``raw``, ``received_at``). A
+    failure here is not recorded: the message is left to its own transaction, whose step
+    fails again, in order, and is recorded there."""
     prepared, inputs = [], []
     for row in rows:
         item = Prepared(row.id)
@@ -328,6 +334,31 @@ def process_message(store: Store, message_id: int,
     return _process_one(store, prepared[0], settings)
 
 
+def _write_claimed(store: Store, ids: list[int],
+                   settings: Settings) -> tuple[list[Outcome], list[Prepared]]:
+    """PostgreSQL: claim the batch first (``FOR UPDATE SKIP LOCKED``), then prepare and
+    write it in the same transaction. Only these rows are locked meanwhile, and another
+    worker skips them instead of preparing them too. Returns the outcomes, and the claimed
+    messages whose preparation failed (each is left to a transaction of its own)."""
+    with store.session() as session:
+        claimed = _claim(session, store, ids)
+        prepared = _prepare_rows(sorted(claimed.values(), key=lambda msg: msg.id))
+        outcomes = [_run_steps(session, settings, claimed[item.message_id], item)
+                    for item in prepared if item.parsed is not None]
+    return outcomes, [item for item in prepared if item.parsed is None]
+
+
+def _write_prepared(store: Store, ids: list[int],
+                    settings: Settings) -> tuple[list[Outcome], list[Prepared]]:
+    """SQLite: prepare without the write lock, then claim and write in one short
+    transaction (work prepared for a message finished meanwhile is dropped)."""
+    prepared = _prepare(store, ids)
+    ready = [item for item in prepared if item.parsed is not None]
+    if len(ready) < 2:
+        return [], prepared
+    return _write(store, ready, settings), [item for item in prepared if item.parsed is None]
+
+
 def process_batch(store: Store, ids: list[int],
                   settings: Settings | None = None) -> list[Outcome]:
     """Process several stored messages: prepared together, written in one transaction.
@@ -336,22 +367,19 @@ def process_batch(store: Store, ids: list[int],
     processed on its own instead (in id order), so its failure is recorded alone.
     """
     settings = settings or get_settings()
-    prepared = _prepare(store, ids)
-    ready = [item for item in prepared if item.parsed is not None]
-    outcomes: list[Outcome] = []
-    if len(ready) > 1:
-        try:
-            outcomes = _write(store, ready, settings)
-        except WriterBusy:
-            raise
-        except Exception as exc:  # noqa: BLE001 - rolled back whole; retried one by one
-            log.info("batch of %d messages rolled back (%s); processing one by one",
-                     len(ready), describe(exc))
-        else:
-            for outcome in outcomes:
-                _log_outcome(outcome)
-            prepared = [item for item in prepared if item.parsed is None]
-    for item in prepared:
+    write = _write_claimed if store.is_postgres else _write_prepared
+    try:
+        outcomes, rest = write(store, ids, settings)
+    except WriterBusy:
+        raise  # the lock, not the messages: the worker tries later
+    except Exception as exc:  # noqa: BLE001 - rolled back whole; retried one by one
+        log.info("batch of %d messages rolled back (%s); processing one by one",
+                 len(ids), describe(exc))
+        outcomes, rest = [], [Prepared(message_id) for message_id in ids]
+    else:
+        for outcome in outcomes:
+            _log_outcome(outcome)
+    for item in rest:
         outcome = _process_one(store, item, settings)
         if outcome is not None:
             outcomes.append(outcome)
