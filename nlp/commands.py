@@ -109,7 +109,9 @@ def evaluate(*, model: Path | None, docs: Path | None, with_corrections: bool,
     baseline = KeywordClassifier()
     sets = [("Test split", load_split("test")), ("Evaluation set", load_eval()),
             ("Blind set (never seen while building the classifier)", load_eval(
-                folder="blind"))]
+                folder="blind")),
+            ("Second blind set (written after part E and the word vectors)", load_eval(
+                folder="blind2"))]
     if with_corrections:
         sets.append(("Staff corrections", _corrections(database_url)))
     sections = [f"Model `{classifier.version}` against the keyword baseline "

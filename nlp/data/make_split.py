@@ -85,7 +85,7 @@ class SplitResult:
 
     splits: dict[str, list[dict]]
     dropped: list[tuple[str, str]]  # (dropped id, kept id)
-    groups: int
+    groups: int  # groups of two or more near-duplicates, each kept in one split
 
 
 # --------------------------------------------------------------------------- validation
@@ -359,7 +359,8 @@ def split_records(records: list[dict]) -> SplitResult:
     splits = {
         name: sorted((r for g in out[name] for r in g), key=lambda r: r["id"]) for name in SPLITS
     }
-    return SplitResult(splits=splits, dropped=dropped, groups=len(groups))
+    return SplitResult(splits=splits, dropped=dropped,
+                       groups=sum(len(group) > 1 for group in groups))
 
 
 def write_splits(result: SplitResult, out_dir: Path = DATA_DIR) -> None:
@@ -377,7 +378,7 @@ def summary(result: SplitResult) -> str:
         rows.append(f"{intent:<22}" + "".join(f"{c:>8}" for c in counts))
     totals = [len(result.splits[n]) for n in SPLITS]
     rows.append(f"{'total':<22}" + "".join(f"{c:>8}" for c in totals))
-    rows.append(f"near-duplicate groups: {result.groups}; dropped: {len(result.dropped)}")
+    rows.append(f"near-duplicate groups (kept in one split): {result.groups}; dropped: {len(result.dropped)}")
     return "\n".join(rows)
 
 
@@ -405,7 +406,7 @@ def counts_markdown(result: SplitResult) -> str:
         cells += [sum(cells), *(per_writer[w][value] for w in writers)]
         rows.append(f"| {value[0]} | {value[1]} | " + " | ".join(map(str, cells)) + " |")
     note = (
-        f"Near-duplicate groups: {result.groups}; duplicates dropped: {len(result.dropped)}. "
+        f"Groups of near-duplicates kept in one split: {result.groups}; duplicates dropped: {len(result.dropped)}. "
         "Aspect and inspectorate rows count messages carrying the value (a message may carry "
         "several)."
     )
