@@ -216,8 +216,9 @@ def source_files(source_dir: Path = SOURCE_DIR) -> list[Path]:
 
 def normalise(text: str) -> str:
     """Lower-case words, every digit as 0: punctuation, spacing or a changed date, URN or
-    phone number do not make a text new."""
-    return " ".join(re.findall(r"[a-z0-9]+", re.sub(r"\d", "0", text.lower())))
+    phone number do not make a text new. Words in any script count (an Urdu message is not
+    the same as an empty one)."""
+    return " ".join(re.findall(r"[^\W_]+", re.sub(r"\d", "0", text.lower())))
 
 
 def shingles(text: str, size: int = SHINGLE_SIZE) -> frozenset[tuple[str, ...]]:
