@@ -50,9 +50,11 @@ NOTES = """### Reading the figures
 - **The bot's rate is the pipeline's rate.** The SMTP edge answers far faster (the `250s/s`
   column). `serve` runs the pipeline in one worker process by default
   (`INTAKE_PIPELINE_PROCESSES=1`), beside the SMTP edge and the outbox in the main
-  process. The worker takes due messages in batches of 8: it reads and parses them and
-  classifies them in one `classify_many` call *without* any write lock, then claims them
-  and writes all their cases, deadlines, letters and outbox rows in one transaction. In
+  process. The worker takes due messages in batches of 8 and classifies a batch in one
+  `classify_many` call. On SQLite it reads, parses and classifies *without* the write
+  lock, then claims the batch and writes all its cases, deadlines, letters and outbox rows
+  in one short transaction; on PostgreSQL it claims first (`FOR UPDATE SKIP LOCKED`, which
+  locks only those rows) and prepares and writes in the same transaction. In
   the whole-service profile the worker process is busy most of the time; the serve process
   (SMTP protocol, the commit before each `250`, the outbox) much less.
 - **Where the time goes** (one-core profile below, about 8-10 ms of CPU per message in the
@@ -68,7 +70,8 @@ NOTES = """### Reading the figures
   `accept()` is woken when the batch commits (SQLite's own busy handler polled in sleeps
   of up to 100 ms, which made the p50 180 ms). PostgreSQL has row locks, and its case
   numbers are now taken in a short transaction of their own, so a batch does not hold the
-  counter row until it commits and two serve processes (row (c)) work side by side.
+  counter row until it commits, and a worker claims its batch before preparing it, so two
+  serve processes (row (c)) work side by side on different messages.
 - Step by step on 2026-11-22, on this machine while other jobs used about one of its two
   cores (ratios (b)/(a) from `--rounds 3` or `--rounds 2` runs; read them as trends):
   before, SQLite 0.058 and PostgreSQL 0.043; prepare before the lock, batches of 8 and
@@ -78,7 +81,10 @@ NOTES = """### Reading the figures
   processes, alternating: SQLite 0.098 / 0.103 (thread), 0.082 / 0.110 (one process),
   0.074 / 0.092 (two); PostgreSQL 0.057 / 0.057, 0.056 / 0.059, 0.060 / 0.051. One
   process was as fast as the thread and halved SQLite's DATA→250 p50 (about 80 ms to
-  about 37 ms), so it became the default; two gain nothing on two busy cores.
+  about 37 ms), so it became the default; two gain nothing on two busy cores. Then on
+  PostgreSQL a batch is claimed (`SKIP LOCKED`) before it is prepared, so two workers no
+  longer parse and classify the same messages: (b) 0.068, (c) 0.071, where (c) had been
+  0.042 with the default of one worker process per serve.
 
 ### What would raise the ratio (largest first)
 
