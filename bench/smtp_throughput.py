@@ -63,7 +63,8 @@ NOTES = """### Reading the figures
   query), the letter (Jinja text and HTML, the reply-limit and switch queries), queuing it
   (the outbox row and the reply log; the MIME message itself is now built by the outbox
   when it sends, from the stored letter, with the Message-ID fixed at queueing), and the
-  flush and commit spread over the steps. About 30 SQL statements per message (counted on
+  flush and commit spread over the steps (`write_deadlines` carries the flush of the new
+  case's rows, which its INSERT triggers). About 30 SQL statements per message (counted on
   SQLite): labels and deadlines are one multi-row INSERT each; the rest are single rows.
 - **DATA→250 on SQLite** is the wait for the single writer: `accept()` and the worker's
   batch transaction take turns through a lock file beside the database, so a waiting

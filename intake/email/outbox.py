@@ -2,7 +2,9 @@
 
 Queuing happens in the caller's transaction, so a letter exists in the outbox exactly when
 its case does; the idempotency key (``letter:<id>``) makes queuing the same letter twice a
-no-op. The worker claims an item with a compare-and-set on its status (``SKIP LOCKED`` on
+no-op. The Message-ID is fixed when the letter is queued; the MIME message is built by the
+worker from the stored letter on its first attempt and stored, so a retry resends the
+same bytes. The worker claims an item with a compare-and-set on its status (``SKIP LOCKED`` on
 PostgreSQL, so several processes share one outbox), and moves it through:
 
 ``pending`` -> ``sending`` (claimed; nothing handed to the relay yet) -> ``delivering``
