@@ -136,7 +136,17 @@ _ACT = ci(
     r"at\s+risk|medication|allerg\w+|county\s+lines|trafficked|inappropriate\s+contact|"
     r"initiation\w*|held\s+(?:his|her|their)\s+head|drag\w*|shut\w*\s+(?:them|him|her|"
     r"children|toddlers|babies)\s+in|sores?|strap\w*|changing\s+rooms?|one\s+at\s+a\s+time|"
-    r"lock(?:s|ed|ing)?\s+(?:it|the|them|him|her|the\s+door)|for\s+a\s+chat|toilet)\b",
+    r"lock(?:s|ed|ing)?\s+(?:it|the|them|him|her|the\s+door)|for\s+a\s+chat|toilet|"
+    # No safe place or no adult: a family in a car, a toddler out of an open door, a
+    # teenager in charge of babies, a stranger at night, a child a report would let a family
+    # find (written from the dev and test splits' misses).
+    r"sleep\w*\s+(?:in\s+(?:the|a|their)\s+car|rough)|homeless|evicted|nowhere\s+to\s+"
+    r"(?:sleep|live|stay)|freezing|unnoticed|walk(?:ed|s)?\s+out|propped\s+open|door\s+"
+    r"(?:is|was|gets|being)\s+(?:left\s+|propped\s+)?open|no\s+(?:staff|adults?)\s+"
+    r"(?:here|there|on|at|in|around)|1[0-5][- ]year[- ]old\s+(?:\w+\s+){1,2}(?:looking\s+after|"
+    r"in\s+charge|minding)|to\s+come\s+to\s+parties|abduct\w*|identify\s+(?:her|him|them)|"
+    # ... and one read from the second blind set's only miss, after it was scored.
+    r"no\s+(?:car\s+seats?|booster\s+seats?|seat\s*belts?|supervision|one\s+watching))\b",
 )
 _TOPIC = ci(
     r"\b(abus\w*|neglect\w*|exploit\w*|groom\w*|missing|self[- ]harm\w*|danger\w*|"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import date
 
+import pytest
+
 from nlp.dates import date_facts
 from nlp.extract import choose_urn
 from nlp.intent_rules import rule_intent
@@ -38,6 +40,27 @@ def test_safeguarding_fires_on_a_named_child_at_risk() -> None:
     assert hit and words == "bruises"
     assert safeguarding_rule("i am 14 and one of the staff keeps pushing me against the "
                              "wall", False)[0]
+
+
+@pytest.mark.parametrize("text", [
+    "The family were evicted and the boy is still sleeping in the car with his mum.",
+    "A toddler walked out unnoticed; the fire door is propped open and they open tomorrow.",
+    "Her 14-year-old son was looking after the five children, including two babies.",
+    "A man keeps asking my friend (she's 16) to come to parties.",
+    "Her family are trying to find her and police warn of a risk of abduction.",
+    "Staff drive the toddlers to forest school with no car seats, and my son goes Thursday.",
+])
+def test_safeguarding_catches_a_child_without_a_safe_place_or_adult(text: str) -> None:
+    assert safeguarding_rule(text, False)[0]
+
+
+@pytest.mark.parametrize("text", [
+    "The lead inspector walked out of the feedback meeting.",
+    "The hall was freezing, so the inspectors kept their coats on.",
+    "I was looking after the office while the head met the inspector.",
+])
+def test_safeguarding_words_about_adults_are_not_a_child_at_risk(text: str) -> None:
+    assert not safeguarding_rule(text, False)[0]
 
 
 def test_safeguarding_ignores_resolved_incidents_and_inspection_topics() -> None:

@@ -10,6 +10,7 @@ import spacy
 
 from nlp.classifier import SHIPPED_MODEL
 from nlp.pipeline import VECTOR_HEADS
+from nlp.train import BLEND
 from nlp.trained import SpacyClassifier
 from nlp.vectors.heads import doc_matrix, fit_head
 from nlp.vectors.static import VECTORS_FILE, load_vectors
@@ -73,9 +74,9 @@ def shipped() -> SpacyClassifier:
     return SpacyClassifier.load(SHIPPED_MODEL)
 
 
-def test_the_shipped_model_blends_intent_and_aspects() -> None:
+def test_the_shipped_model_blends_what_training_chose() -> None:
     heads = shipped().nlp.get_pipe(VECTOR_HEADS)
-    assert set(heads.blend) == {"intent", "aspects"}  # type: ignore[attr-defined]
+    assert heads.blend == BLEND  # type: ignore[attr-defined]
     assert all(0 < w < 1 for w in heads.blend.values())  # type: ignore[attr-defined]
 
 
