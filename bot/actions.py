@@ -63,11 +63,22 @@ async def _allowed(svc: BotServices, user: str, channel: str | None, what: str,
     return False
 
 
+class CaseGone(ActionError):
+    """The case a button or modal is about does not exist."""
+
+
+def _find(session: Session, reference: str) -> Case:
+    try:
+        return find_case(session, reference)
+    except ActionError as exc:
+        raise CaseGone(exc.message) from None
+
+
 async def _in_case(svc: BotServices, reference: str, fn: Callable[[Session, Case], T]) -> T:
     """Run ``fn(session, case)`` in one transaction, off the event loop."""
     def work() -> T:
         with svc.store.session() as session:
-            return fn(session, find_case(session, reference))
+            return fn(session, _find(session, reference))
 
     return await asyncio.to_thread(work)
 
@@ -209,6 +220,11 @@ async def _submitted(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltCont
             return
         try:
             await _in_case(svc, ref, lambda s, c: fn(s, c, staff_actor(user), values))
+        except CaseGone as exc:
+            # The modal's own case is not there (stale or tampered metadata): no input of
+            # the modal can hold that error, so the modal says it instead.
+            await ack(response_action="update", view=modals.notice_view(exc.message))
+            return
         except ActionError as exc:
             if default_block is None:
                 await ack()

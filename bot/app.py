@@ -23,6 +23,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
 from slack_bolt.context.async_context import AsyncBoltContext
+from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -147,8 +148,24 @@ async def check_identity(svc: BotServices) -> bool:
         log.warning("Slack unreachable (auth.test: %s); posts will queue until it is back",
                     type(exc).__name__)
         return False
-    svc.identity = {k: resp.get(k) for k in ("team_id", "user_id", "bot_id", "team", "url")}
+    svc.identity = {k: resp.get(k) for k in ("team_id", "enterprise_id", "user_id", "bot_id",
+                                             "team", "url")}
     return True
+
+
+def is_foreign_event(body: dict[str, Any], identity: dict[str, Any]) -> bool:
+    """An Events API callback for a workspace (or Grid org) the bot is not installed in.
+
+    The app serves one workspace; such an event cannot be intake for it, whatever the
+    message says. Until ``auth.test`` has answered, nothing is treated as foreign.
+    """
+    ours, org = identity.get("team_id"), identity.get("enterprise_id")
+    if body.get("type") != "event_callback" or not ours:
+        return False
+    grants = [a for a in body.get("authorizations") or [] if isinstance(a, dict)]
+    teams = {body.get("team_id"), *(a.get("team_id") for a in grants)}
+    orgs = {body.get("enterprise_id"), *(a.get("enterprise_id") for a in grants)}
+    return ours not in teams and not (org and org in orgs)
 
 
 def register_listeners(app: AsyncApp, modules: tuple[str, ...] = LISTENER_MODULES) -> list[str]:
@@ -182,6 +199,15 @@ def build_app(settings: Settings, store: Store, *,
     async def _inject_services(context: AsyncBoltContext,
                                next: Callable[[], Awaitable[Any]]) -> Any:  # noqa: A002
         context["services"] = svc
+        return await next()
+
+    @app.middleware
+    async def _ignore_foreign_events(body: dict[str, Any],
+                                     next: Callable[[], Awaitable[Any]]) -> Any:  # noqa: A002
+        if is_foreign_event(body, svc.identity):
+            log.warning("ignored event %s for team %s: not this workspace",
+                        body.get("event_id"), body.get("team_id"))
+            return BoltResponse(status=200, body="")
         return await next()
 
     app._intake_services = svc  # type: ignore[attr-defined]  # for runners and tests

@@ -177,6 +177,13 @@ def close_view(case: Case, channel: str | None) -> dict[str, Any]:
                   metadata(ref=case.reference, channel=channel), submit="Close case")
 
 
+def notice_view(text: str) -> dict[str, Any]:
+    """A modal that only says something (the submission could not be applied)."""
+    return {"type": "modal", "callback_id": "case_notice", "title": _plain("Case"),
+            "close": _plain("Close"),
+            "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]}
+
+
 def _chunks(text: str) -> list[str]:
     return [text[i:i + CHUNK] for i in range(0, len(text), CHUNK)][:MAX_TEXT_BLOCKS] or [""]
 

@@ -43,7 +43,8 @@ log = logging.getLogger(__name__)
 SHORTCUT_CALLBACK = "log_as_complaint"
 EDIT_SUBTYPES = frozenset({"message_changed", "message_deleted"})
 # Message subtypes that carry someone's own words; joins, topics etc. are not complaints.
-INTAKE_SUBTYPES = frozenset({None, "file_share", "thread_broadcast"})
+# (A thread_broadcast is a reply in a thread, so it is conversation, not intake.)
+INTAKE_SUBTYPES = frozenset({None, "file_share"})
 
 # Waits between attempts to store an input that the database refused (about 30 s in all).
 STORE_RETRY_DELAYS: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0)
@@ -83,8 +84,12 @@ def parse_slack(raw: bytes) -> ParsedMessage:
 
 
 def message_text(message: dict[str, Any]) -> str:
-    """The message's words plus any attached or forwarded message text, unescaped."""
-    parts = [message.get("text") or ""]
+    """The message's words plus any attached or forwarded message text, unescaped.
+
+    When ``text`` is empty (a client that sent only rich-text blocks), the words are read
+    from the blocks instead, so such a message is a case, not an empty quarantined one.
+    """
+    parts = [message.get("text") or blocks_text(message.get("blocks"))]
     for att in message.get("attachments") or []:
         if not isinstance(att, dict):
             continue
@@ -105,11 +110,52 @@ def unescape(text: str) -> str:
         target, label = m.group(1), m.group(2)
         if target.startswith("mailto:"):
             return target.removeprefix("mailto:")
-        if target.startswith(("@", "#", "!")):
-            return "@" + (label or target.lstrip("@#!"))
+        if target.startswith("#"):  # a channel
+            return "#" + (label or target[1:]).lstrip("#")
+        if target.startswith("@"):  # a person
+            return "@" + (label or target[1:]).lstrip("@")
+        if target.startswith("!"):  # @here, a user group, a date: its own fallback text
+            if label:
+                return label if target.startswith("!date") else "@" + label.lstrip("@")
+            return "@" + target[1:].split("^")[0]
         return f"{label} ({target})" if label and label != target else target
 
     return html.unescape(_LINK.sub(link, text))
+
+
+def blocks_text(blocks: Any) -> str:
+    """The plain words of a message's rich-text blocks (links, mentions, emoji included)."""
+    out: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, list):
+            for item in node:
+                walk(item)
+            return
+        if not isinstance(node, dict):
+            return
+        kind = node.get("type")
+        if kind in ("text", "link"):
+            out.append(str(node.get("text") or node.get("url") or ""))
+        elif kind == "user":
+            out.append(f"@{node.get('user_id', '')}")
+        elif kind == "channel":
+            out.append(f"#{node.get('channel_id', '')}")
+        elif kind == "usergroup":
+            out.append(f"@{node.get('usergroup_id', '')}")
+        elif kind == "broadcast":
+            out.append(f"@{node.get('range', '')}")
+        elif kind == "emoji":
+            out.append(f":{node.get('name', '')}:")
+        walk(node.get("elements"))
+        if kind in ("rich_text_section", "rich_text_preformatted", "rich_text_quote",
+                    "rich_text_list"):
+            out.append("\n")
+
+    for block in blocks if isinstance(blocks, list) else []:
+        if isinstance(block, dict) and block.get("type") == "rich_text":
+            walk(block.get("elements"))
+    return "".join(out).strip()
 
 
 def first_email(message: dict[str, Any], text: str) -> str | None:
@@ -159,8 +205,10 @@ def is_intake_message(event: dict[str, Any], intake_channel: str | None) -> bool
     if not event.get("user"):
         return False
     thread_ts = event.get("thread_ts")
-    if thread_ts and thread_ts != event.get("ts") and event.get("subtype") is None:
-        return False  # a reply in a thread is conversation about a message, not a new one
+    if thread_ts and thread_ts != event.get("ts"):
+        # A reply in a thread (with a file, or also sent to the channel) is conversation
+        # about a message, not a new complaint.
+        return False
     if event.get("channel_type") == "im":
         return True
     return bool(intake_channel) and event.get("channel") == intake_channel
@@ -231,6 +279,18 @@ def record_edit(store: Store, settings: Settings, event: dict[str, Any],
                                 f"from was {what} after it was logged; the case keeps the "
                                 "text as first received.", purpose="thread", settings=settings)
         return reference
+
+
+def taken_in_as(store: Store, channel: str | None, ts: str | None) -> str | None:
+    """The external id under which this Slack message was already stored, if it was.
+
+    A message from the intake channel is stored under its ``event_id``; logging it again
+    with *Log as complaint* reuses that id, so the pipeline records a duplicate that
+    points to the first case instead of opening a second one.
+    """
+    with store.session() as session:
+        found = _candidates(session, channel, ts)
+        return found[0].external_id if found else None
 
 
 def _candidates(session: Any, channel: str | None, ts: str | None) -> list[Message]:
@@ -331,7 +391,9 @@ async def on_log_as_complaint(ack: AsyncAck, body: dict[str, Any],
         payload = {"type": "message_action", "team": body.get("team"),
                    "channel": body.get("channel"), "user": body.get("user"),
                    "message": message}
-        record = slack_record(f"{channel}:{message.get('ts')}", payload, user)
+        external_id = await asyncio.to_thread(taken_in_as, svc.store, channel,
+                                              message.get("ts"))
+        record = slack_record(external_id or f"{channel}:{message.get('ts')}", payload, user)
         try:
             message_id = await store_record(svc, record)
         except StoreUnavailable:

@@ -10,11 +10,15 @@ queue until Slack is back.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Callable
+from urllib.parse import parse_qsl
 
 from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
+from slack_bolt.async_app import AsyncBoltRequest
+from slack_sdk.signature import SignatureVerifier
 
 from bot.app import app_services, build_app, check_identity
 from bot.post_queue import SlackPostWorker
@@ -26,6 +30,41 @@ log = logging.getLogger(__name__)
 EVENTS_PATH = "/slack/events"
 STOP_GRACE_SECONDS = 10.0
 MAX_BODY_BYTES = 1024 * 1024  # Slack payloads are small; refuse anything absurd
+
+
+def _plain(status: int, reason: str) -> web.Response:
+    return web.Response(status=status, text=reason + "\n")
+
+
+def malformed_body(body: str, content_type: str) -> str | None:
+    """Why a (correctly signed) body is not a Slack request, or None when it is one.
+
+    Slack sends events as a JSON object, and commands and interactions as a form whose
+    ``payload`` (interactions) is a JSON object with a ``type``.
+    """
+    if content_type == "application/json" or body.lstrip().startswith("{"):
+        try:
+            data = json.loads(body)
+        except ValueError:
+            return "request body is not valid JSON"
+        if not isinstance(data, dict) or not data.get("type"):
+            return "JSON body is not a Slack event"
+        return None
+    form = dict(parse_qsl(body, keep_blank_values=True))
+    if "payload" in form:
+        try:
+            data = json.loads(form["payload"])
+        except ValueError:
+            return "payload is not valid JSON"
+        if not isinstance(data, dict) or not isinstance(data.get("type"), str):
+            return "payload is not a Slack interaction"
+        view = data.get("view")
+        if view is not None and not (isinstance(view, dict) and view.get("type")):
+            return "payload has a malformed view"
+        return None
+    if form.get("command") or form.get("ssl_check"):
+        return None
+    return "body is not a Slack event, command or interaction"
 
 
 class SlackRunner:
@@ -74,7 +113,36 @@ class SlackRunner:
                  EVENTS_PATH)
 
     async def _handle(self, request: web.Request) -> web.Response:
-        bolt_response = await self.app.async_dispatch(await to_bolt_request(request))
+        """Refuse what Slack never sends with a plain 4xx; let Bolt answer the rest.
+
+        Bolt fails with a 500 on a body that is not UTF-8, a timestamp that is not a
+        number, or a payload that is not a JSON object; those are answered here. A signed
+        request of a kind the app has no listener for (an event it does not use,
+        ``app_rate_limited``, ``view_closed``, an unknown action) gets 200 rather than
+        Bolt's 404, so Slack neither retries it nor counts it as a failure.
+        """
+        raw = await request.read()
+        try:
+            body = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return _plain(400, "request body is not UTF-8")
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        timestamp = headers.get("x-slack-request-timestamp", "")
+        if not timestamp.strip().isdigit():
+            return _plain(401, "missing or invalid request timestamp")
+        verifier = SignatureVerifier(self.settings.slack_signing_secret or "")
+        if verifier.is_valid(body, timestamp, headers.get("x-slack-signature", "")):
+            problem = malformed_body(body, request.content_type)
+            if problem:
+                log.warning("refused a signed Slack request: %s", problem)
+                return _plain(400, problem)
+        bolt_request = AsyncBoltRequest(body=body, query=request.query_string,
+                                        headers=headers)
+        bolt_response = await self.app.async_dispatch(bolt_request)
+        if bolt_response.status == 404 and "unhandled" in str(bolt_response.body):
+            log.info("Slack request with no listener (%s) acknowledged",
+                     bolt_request.body.get("type") or bolt_request.body.get("command"))
+            return web.Response(status=200, text="")
         return await to_aiohttp_response(bolt_response)
 
     async def _start_socket_mode(self) -> None:

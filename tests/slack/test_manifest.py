@@ -3,6 +3,7 @@ listener (Bolt answers 404 to anything unhandled), and its scopes cover every me
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 from typing import Any
@@ -48,12 +49,21 @@ def test_every_url_is_the_events_endpoint(manifest: dict[str, Any]) -> None:
     assert all(url.endswith("/slack/events") for url in urls)
 
 
-async def test_every_command_and_shortcut_has_a_listener(manifest: dict[str, Any],
-                                                          slack_bot: SlackHarness) -> None:
+def unhandled(caplog: pytest.LogCaptureFixture) -> list[str]:
+    """Requests the server acknowledged without a listener (it answers those 200 too)."""
+    return [r.getMessage() for r in caplog.records if "no listener" in r.getMessage()]
+
+
+async def test_every_command_and_shortcut_has_a_listener(
+        manifest: dict[str, Any], slack_bot: SlackHarness,
+        caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="bot.server")
     req = slack_bot.requests
     commands = [c["command"] for c in manifest["features"]["slash_commands"]]
     assert {"/phone-complaint", "/complaints"} <= set(commands)
-    assert (await req.command("/not-ours", user_id=STAFF_USER)).status == 404  # the check bites
+    assert (await req.command("/not-ours", user_id=STAFF_USER)).status == 200
+    assert len(unhandled(caplog)) == 1  # the check bites
+    caplog.clear()
     for command in commands:
         reply = await req.command(command, user_id=STAFF_USER)
         assert reply.status == 200, command
@@ -65,10 +75,13 @@ async def test_every_command_and_shortcut_has_a_listener(manifest: dict[str, Any
             reply = await req.message_shortcut(shortcut["callback_id"], user_id=STAFF_USER,
                                                channel_id="C0X", message=message)
         assert reply.status == 200, shortcut["callback_id"]
+    assert unhandled(caplog) == []
 
 
-async def test_every_subscribed_event_has_a_listener(manifest: dict[str, Any],
-                                                     slack_bot: SlackHarness) -> None:
+async def test_every_subscribed_event_has_a_listener(
+        manifest: dict[str, Any], slack_bot: SlackHarness,
+        caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="bot.server")
     samples = {
         "app_home_opened": {"type": "app_home_opened", "user": STAFF_USER, "tab": "home",
                             "channel": "D0HOME"},
@@ -84,3 +97,4 @@ async def test_every_subscribed_event_has_a_listener(manifest: dict[str, Any],
     for name in manifest["settings"]["event_subscriptions"]["bot_events"]:
         reply = await slack_bot.requests.event(samples[name])
         assert reply.status == 200, name
+    assert unhandled(caplog) == []
