@@ -13,7 +13,7 @@ import click
 
 COMMANDS = {
     "serve": ("intake.serve", "serve_command"),
-    "classify": ("nlp.cli", "classify_command"),
+    "classify": ("intake.classify", "classify_command"),
     "deadlines": ("intake.rules.cli", "deadlines_command"),
     "cases": ("intake.cases.cli", "cases_group"),
     "messages": ("intake.cases.cli", "messages_group"),
