@@ -36,6 +36,7 @@ REQUIRED = ("caller_name", "what_happened")
 URN_RE = re.compile(r"^(?:(?:EY|SC)\d{6}|\d{6,7})$", re.IGNORECASE)
 EMAIL_RE = re.compile(r"^[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+$")
 MAX_TEXT = 20000
+FLAG_FIELDS = ("email_consent", "large_print")
 
 
 def _text(fields: dict[str, Any], name: str) -> str:
@@ -109,6 +110,34 @@ def _check_contacts(fields: dict[str, Any], errors: dict[str, str]) -> None:
                              "the letter goes by post")
 
 
+def normalise_fields(fields: dict[str, Any]) -> dict[str, Any]:
+    """A form read from JSON in the shapes an operator's tooling may write.
+
+    Numbers become text (``"urn": 123456``) and a list of inspection dates becomes one
+    line; anything else that is not text stays as it is for validation to name.
+    """
+    out = dict(fields)
+    for name, value in fields.items():
+        if name in FLAG_FIELDS or isinstance(value, bool):
+            continue
+        if isinstance(value, int | float):
+            out[name] = str(value)
+        elif (name == "inspection_dates" and isinstance(value, list)
+              and all(isinstance(item, str) for item in value)):
+            out[name] = ", ".join(item.strip() for item in value if item.strip())
+    return out
+
+
+def _check_types(fields: dict[str, Any], errors: dict[str, str]) -> None:
+    """Text fields hold text: a list or object would reach the letter as Python syntax."""
+    for name in PHONE_FIELDS:
+        value = fields.get(name)
+        if name in FLAG_FIELDS or name == "call_time" or value is None:
+            continue
+        if not isinstance(value, str):
+            errors[name] = "Enter text"
+
+
 def validate_phone_fields(fields: dict[str, Any], now: datetime | None = None) -> dict[str, str]:
     """Field name -> error message, for inline errors in the modal and the terminal."""
     now = now or datetime.now(UTC)
@@ -116,9 +145,10 @@ def validate_phone_fields(fields: dict[str, Any], now: datetime | None = None) -
     unknown = set(fields) - set(PHONE_FIELDS)
     for name in sorted(unknown):
         errors[name] = f"Unknown field {name!r}"
+    _check_types(fields, errors)
     for name in REQUIRED:
         if not _text(fields, name):
-            errors[name] = "This is required"
+            errors.setdefault(name, "This is required")
     for name in PHONE_FIELDS:
         if len(_text(fields, name)) > MAX_TEXT:
             errors[name] = f"Keep this under {MAX_TEXT} characters"
@@ -224,12 +254,13 @@ def phone_command(json_file: Path | None, operator: str | None) -> None:
 
     if json_file is not None:
         try:
-            text = sys.stdin.read() if str(json_file) == "-" else json_file.read_text("utf-8")
-            fields = json.loads(text)
+            data = sys.stdin.buffer.read() if str(json_file) == "-" else json_file.read_bytes()
+            fields = json.loads(data.decode("utf-8-sig"))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise click.BadParameter(f"cannot read JSON: {exc}", param_hint="--json") from None
         if not isinstance(fields, dict):
             raise click.BadParameter("must hold a JSON object", param_hint="--json")
+        fields = normalise_fields(fields)
     else:
         fields = _prompt_fields()
     operator = operator or str(fields.pop("operator", "") or "") or "terminal"

@@ -134,3 +134,39 @@ def test_large_print_request_gives_a_large_print_letter(db_env: Path) -> None:
     ref = json.loads(result.stdout)["reference"]
     html = CliRunner().invoke(cli, ["cases", "letter", ref, "--format", "html"]).stdout
     assert "large-print" in html
+
+
+def test_phone_command_reads_a_file_with_a_byte_order_mark(db_env: Path) -> None:
+    form = db_env / "call.json"
+    form.write_bytes(b"\xef\xbb\xbf" + json.dumps(GOOD).encode())
+    result = CliRunner().invoke(cli, ["phone", "--json", str(form)])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["disposition"] == "new_case"
+
+
+@pytest.mark.parametrize(("change", "field"), [
+    ({"caller_name": {"first": "Tariq"}}, "caller_name"),
+    ({"provider": True}, "provider"),
+    ({"what_happened": ["rude", "wrong"]}, "what_happened"),
+    ({"inspection_dates": [12, 13]}, "inspection_dates"),
+])
+def test_phone_command_refuses_values_that_are_not_text(db_env: Path,
+                                                        change: dict[str, object],
+                                                        field: str) -> None:
+    form = db_env / "call.json"
+    form.write_text(json.dumps({**GOOD, **change}))
+    result = CliRunner().invoke(cli, ["phone", "--json", str(form)])
+    assert result.exit_code == 2
+    assert f"{field}: Enter text" in result.output
+
+
+def test_phone_command_takes_numbers_and_a_list_of_dates_as_text(db_env: Path) -> None:
+    form = db_env / "call.json"
+    form.write_text(json.dumps({**GOOD, "urn": 123456,
+                                "inspection_dates": ["10 November", "11 November"]}))
+    result = CliRunner().invoke(cli, ["phone", "--json", str(form)])
+    assert result.exit_code == 0, result.output
+    exported = CliRunner().invoke(cli, ["messages", "export", "--with-content"])
+    (row,) = [json.loads(line) for line in exported.stdout.splitlines()]
+    assert "URN: 123456" in row["text"]
+    assert "Inspection dates: 10 November, 11 November" in row["text"]
