@@ -10,7 +10,9 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterator
+from datetime import UTC
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import click
 from sqlalchemy import or_, select
@@ -38,6 +40,17 @@ def _links(session: Session, case: Case) -> list[dict[str, Any]]:
         out.append({"reference": other.reference if other else None, "kind": link.kind,
                     "reason": link.reason})
     return out
+
+
+LONDON = ZoneInfo("Europe/London")
+
+
+def received_day(case: Case) -> str:
+    """The received date as RULES.md section 3 defines it: the local date in London."""
+    stamp = case.received_at
+    if stamp.tzinfo is None:  # stored as UTC by a backend that drops the offset
+        stamp = stamp.replace(tzinfo=UTC)
+    return stamp.astimezone(LONDON).date().isoformat()
 
 
 DEADLINE_KEYS = ("acknowledge_by", "respond_by", "out_of_time", "time_limit_ends", "rule")
@@ -124,7 +137,7 @@ def cases_list(status: str | None) -> None:
             if status and case.status != status:
                 continue
             due = (case.deadline_summary or {}).get("respond_by") or "-"
-            click.echo(f"{case.reference}\t{case.received_at:%Y-%m-%d}\t{case.intent}\t"
+            click.echo(f"{case.reference}\t{received_day(case)}\t{case.intent}\t"
                        f"{case.regime}\t{case.status}\t{due}")
 
 
