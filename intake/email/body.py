@@ -42,6 +42,16 @@ def payload_bytes(part: Message) -> bytes:
     return raw.encode("utf-8", "surrogateescape") if isinstance(raw, str) else b""
 
 
+# Mail clients label text with a charset and write its superset: GBK characters under
+# "gb2312", CP949 Hangul under "euc-kr", CP932 symbols under "shift_jis". The superset
+# is tried after the label and UTF-8 (a wrong label over UTF-8 bytes is common, and the
+# wide supersets would read UTF-8 bytes as nonsense without an error).
+_SUPERSETS = {"gb2312": "gb18030", "gbk": "gb18030", "euc_kr": "cp949",
+              "shift_jis": "cp932", "big5": "big5hkscs"}
+# ISO-8859-1 never fails, and its C1 controls are never meant: Windows-1252 first.
+_LATIN_1 = ("cp1252", "iso8859-1")
+
+
 def _known_charset(name: str | None) -> str | None:
     if not name:
         return None
@@ -51,25 +61,30 @@ def _known_charset(name: str | None) -> str | None:
         return None
 
 
+def _codecs_for(known: str | None) -> list[str]:
+    """Codecs to try for a label, best first; the first one also decodes with replacement."""
+    if not known or known == "ascii":
+        return list(_UNDECLARED)
+    if known == "iso8859-1":
+        return list(_LATIN_1)
+    return list(dict.fromkeys([known, "utf-8", _SUPERSETS.get(known, known)]))
+
+
 def decode_bytes(data: bytes, charset: str | None, notes: list[str]) -> str:
     """Decode text in its declared charset; never raise, and note whatever was guessed."""
     declared = (charset or "").strip().strip('"').lower() or None
     known = _known_charset(declared)
     if declared and not known:
         notes.append(f"unknown charset {declared[:40]!r}; decoded as UTF-8")
-    candidates = [known] if known and known != "ascii" else list(_UNDECLARED)
+    candidates = _codecs_for(known)
     for name in candidates:
         try:
-            return clean_text(data.decode(name))
+            text = data.decode(name)
         except UnicodeDecodeError:
             continue
-    if "utf-8" not in candidates:  # a wrong declaration over UTF-8 bytes is common
-        try:
-            text = data.decode("utf-8")
+        if known and name == "utf-8" and candidates[0] != "utf-8":
             notes.append(f"declared charset {declared!r} did not fit; decoded as UTF-8")
-            return clean_text(text)
-        except UnicodeDecodeError:
-            pass
+        return clean_text(text)
     notes.append("undecodable bytes replaced")
     return clean_text(data.decode(candidates[0], errors="replace"))
 

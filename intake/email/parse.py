@@ -15,6 +15,7 @@ import logging
 import re
 from datetime import UTC, datetime
 from email import message_from_bytes, policy
+from email.header import decode_header
 from email.message import Message
 from email.parser import BytesHeaderParser
 from email.policy import EmailPolicy, compat32
@@ -34,7 +35,8 @@ KEPT_HEADERS = (
     "list-post", "x-autoreply", "x-autorespond", "x-auto-response-suppress",
     "x-spam-flag", "x-spam-status", "x-spam", "x-spamd-result", "x-rspamd-action",
     "x-rspamd-score", "x-failed-recipients", "return-path", "x-loop", "delivered-to",
-    "x-ms-exchange-inbox-rules-loop", "feedback-id",
+    "x-ms-exchange-inbox-rules-loop", "feedback-id", "x-mlserver", "x-ml-name",
+    "x-mailman-version", "mailing-list",
 )
 MAX_EXTERNAL_ID = 500  # messages.external_id is 512 characters
 _HEADER_NAME = re.compile(rb"^[!-9;-~]+:", re.M)
@@ -132,7 +134,54 @@ def header_text(msg: Message, name: str, notes: list[str]) -> str | None:
     if text is None:
         return None
     text = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    if "\ufffd" in text:
+        text = _redecoded_header(msg, name, notes) or text
     return clean_text(" ".join(text.split())) or None
+
+
+def _redecoded_header(msg: Message, name: str, notes: list[str]) -> str | None:
+    """A header the email package could not decode, read again as mail clients do.
+
+    Encoded words in a charset's superset (GBK under "gb2312") and raw 8-bit bytes in
+    the charset of the message's text (Chinese webmail sends both) come out readable.
+    """
+    raw = _raw_header(msg, name)
+    if raw is None:
+        return None
+    try:
+        chunks = decode_header(raw)
+    except Exception:  # noqa: BLE001 - malformed encoded words
+        return None
+    fallback = _text_charset(msg)
+    if fallback is None or fallback.lower() in _LATIN_LABELS:
+        fallback = "utf-8"  # any 8-bit text reads as Latin: no guess beats a visible gap
+    found: list[str] = []  # decoding notes, kept only if the second reading is clean
+    parts = []
+    for chunk, charset in chunks:
+        data = chunk.encode("utf-8", "surrogateescape") if isinstance(chunk, str) else chunk
+        parts.append(decode_bytes(data, charset or fallback, found))
+    text = "".join(parts)
+    if "\ufffd" in text:
+        return None
+    notes.extend(found)
+    notes.append(f"{name} header decoded again")
+    return text
+
+
+_LATIN_LABELS = ("us-ascii", "ascii", "iso-8859-1", "latin-1", "latin1", "windows-1252")
+
+
+def _text_charset(msg: Message) -> str | None:
+    """The charset declared on the message's first text part, if any."""
+    for part in msg.walk():
+        try:
+            charset = part.get_content_charset() if part.get_content_maintype() == "text" \
+                else None
+        except Exception:  # noqa: BLE001 - broken Content-Type parameters
+            charset = None
+        if charset:
+            return charset
+    return None
 
 
 def _raw_header(msg: Message, name: str) -> str | None:

@@ -25,9 +25,10 @@ class Screening:
 
 _DAEMONS = re.compile(r"^(mailer-daemon|postmaster|mail-daemon|mailerdaemon)@", re.I)
 _BOUNCE_SUBJECT = re.compile(
-    r"^(undeliver|delivery status notification|mail delivery (failed|failure|system)"
+    r"^(undeliver|delivery status notification|mail delivery (failed|failure|system|warning)"
     r"|returned mail|delivery failure|failure notice|non[- ]delivery|message not delivered"
-    r"|mail could not be delivered|delivery has failed)",
+    r"|mail could not be delivered|delivery has failed|delivery (delayed|warning)"
+    r"|delayed mail|warning: (could not send|message .* delayed))",
     re.I,
 )
 # Non-delivery words that servers put anywhere in the subject (Exchange's localised NDRs).
@@ -78,10 +79,17 @@ def _vacation_headers(parsed: ParsedMessage, sender: str) -> str | None:
     return None
 
 
+# Headers that only list servers write (fml, Mailman 2, ezmlm), on posts and on notices.
+_LIST_SERVER_HEADERS = ("x-mlserver", "x-ml-name", "x-mailman-version", "mailing-list")
+
+
 def _list_mail(parsed: ParsedMessage, sender: str) -> str | None:
     headers = parsed.headers
     if "list-id" in headers:
         return "List-Id header"
+    for name in _LIST_SERVER_HEADERS:
+        if name in headers:
+            return f"list server header ({name})"
     precedence = _precedence(parsed)
     if precedence in ("bulk", "list", "junk"):
         return f"Precedence: {precedence}"

@@ -181,3 +181,43 @@ def test_every_corpus_message_is_stored_settled_and_machine_mail_unanswered(
     answered = _lettered_case_ids(sqlite_store)
     assert not [row.external_id for row in machine if row.case_id in answered]
     assert answered <= {row.case_id for row in rows if row.disposition == NEW_CASE}
+
+
+def test_delivery_delay_warning_is_screened_as_a_bounce(settings: Settings) -> None:
+    # Exchange "Mail Delivery Warning" (mailbox full, will retry) from a postmaster.
+    raw = (CORPUS / "flufl.bounce" / "simple_35.eml").read_bytes()
+    found = screen(parse_email(raw), envelope_sender(raw), settings)
+    assert found is not None and found.disposition == BOUNCE
+
+
+def test_list_server_notice_is_list_mail(settings: Settings) -> None:
+    # fml's "Loop Alert" to the list admin: X-MLServer, no List-Id, no Precedence.
+    raw = (CORPUS / "sisimai" / "email-fml-01.eml").read_bytes()
+    found = screen(parse_email(raw), envelope_sender(raw), settings)
+    assert found is not None and found.disposition == LIST
+
+
+def test_person_forwarding_a_message_as_attachment_is_not_machine_mail(
+        settings: Settings) -> None:
+    raw = (CORPUS / "sisimai" / "is-not-bounce-02.eml").read_bytes()
+    assert screen(parse_email(raw), envelope_sender(raw), settings) is None
+
+
+def test_gbk_text_labelled_gb2312_is_read_whole() -> None:
+    # Subject and body say gb2312 but hold a GBK-only character (屄); no U+FFFD left.
+    parsed = parse_email((CORPUS / "mail-parser" / "mail_test_9.eml").read_bytes())
+    assert parsed.subject is not None and "\ufffd" not in parsed.subject
+    assert "这种场合" in parsed.subject and "\ufffd" not in parsed.text
+
+
+def test_raw_8bit_subject_is_read_in_the_charset_of_the_text() -> None:
+    # sina.com bounce: Subject in raw GB2312 bytes, body declared gb2312.
+    parsed = parse_email((CORPUS / "flufl.bounce" / "sina_01.eml").read_bytes())
+    assert parsed.subject == "邮件传输失败！"
+
+
+def test_raw_8bit_subject_beside_latin_text_is_not_guessed() -> None:
+    # CP1251 bytes in Subject, body declared iso-8859-1: Latin would be mojibake.
+    name = "message_with_single_byte_extended_subject_encoding.eml"
+    parsed = parse_email((CORPUS / "django-mailbox" / name).read_bytes())
+    assert parsed.subject is not None and "Ó" not in parsed.subject

@@ -139,3 +139,13 @@ def test_new_message_ids_take_the_plain_path() -> None:
     mid = new_message_id("ofsted.example", "CMP-2026-00042")
     raw = build_message(letter(message_id=mid), date=DATE).as_bytes()
     assert f"\r\nMessage-ID: <{mid}>\r\n".encode() in raw
+
+
+def test_decode_bytes_uses_the_superset_of_a_cjk_label_after_utf8() -> None:
+    from intake.email.body import decode_bytes
+
+    notes: list[str] = []
+    gbk_only = "屄".encode("gbk")  # not in GB2312
+    assert decode_bytes(gbk_only, "gb2312", notes) == "屄"
+    utf8 = "你好".encode()
+    assert decode_bytes(utf8, "gb2312", notes) == "你好"  # UTF-8 before the wide superset
