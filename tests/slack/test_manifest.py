@@ -1,5 +1,6 @@
 """The shipped manifest matches the app: every command, shortcut and event it lists has a
-listener (Bolt answers 404 to anything unhandled), and its scopes cover every method."""
+listener (the server logs each request it acknowledges without one), and its scopes cover
+every method."""
 
 from __future__ import annotations
 
