@@ -35,7 +35,7 @@ from typing import Any
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer, selectinload
 
 from intake.cases.db import Store
 from intake.cases.models import FAILED, PENDING, QUARANTINED, Message
@@ -45,7 +45,7 @@ from intake.metrics import CLASSIFY_SECONDS
 from intake.records import Classification, IntakeRecord, ParsedMessage
 from intake.settings import Settings, get_settings
 from intake.steps.classify import classify_input, classify_message
-from intake.steps.context import Context
+from intake.steps.context import Batch, Context
 from intake.steps.deadlines import write_deadlines
 from intake.steps.dedupe import mark_duplicate
 from intake.steps.letter import prepare_letter, queue_letters
@@ -196,10 +196,16 @@ def _lock_first(session: Session, store: Store, message_id: int) -> None:
                         .values(attempts=Message.attempts))
 
 
-def _claim(session: Session, store: Store, ids: list[int]) -> dict[int, Message]:
-    """The messages of ``ids`` still due and not held by another worker, by id."""
+def _claim(session: Session, store: Store, ids: list[int], *,
+           raw: bool = True) -> dict[int, Message]:
+    """The messages of ``ids`` still due and not held by another worker, by id, with their
+    attachment rows (one query for the batch; the parse step replaces them). Without
+    ``raw`` when the messages are already parsed (a step that needs it loads it)."""
     query = select(Message).where(Message.id.in_(ids),
                                   Message.disposition.in_((PENDING, FAILED)))
+    query = query.options(selectinload(Message.attachments))
+    if not raw:
+        query = query.options(defer(Message.raw))
     if store.is_postgres:
         query = query.with_for_update(skip_locked=True)
     return {msg.id: msg for msg in session.execute(query).scalars()}
@@ -257,15 +263,16 @@ def _classify_all(inputs: list[tuple[Prepared, ClassifyInput]]) -> None:
 
 
 def _run_steps(session: Session, settings: Settings, msg: Message,
-               item: Prepared) -> Outcome:
+               item: Prepared, batch: Batch) -> Outcome:
+    # Set first, so the message row's one UPDATE (at the steps' first flush) carries them.
+    msg.processed_at = datetime.now(UTC)
+    msg.next_attempt_at = None
     ctx = Context(session=session, settings=settings, message=msg, parsed=item.parsed,
-                  labels=item.labels)
+                  labels=item.labels, batch=batch)
     for step in STEPS:
         step(ctx)
         if ctx.done:
             break
-    msg.processed_at = datetime.now(UTC)
-    msg.next_attempt_at = None
     ref = ctx.case.reference if ctx.case else None
     return Outcome(msg.id, msg.disposition, ref)
 
@@ -275,11 +282,14 @@ def _write(store: Store, batch: list[Prepared], settings: Settings) -> list[Outc
     outcomes = []
     with _writer(store), store.session() as session:
         _lock_first(session, store, batch[0].message_id)
-        claimed = _claim(session, store, [item.message_id for item in batch])
+        claimed = _claim(session, store, [item.message_id for item in batch],
+                         raw=any(item.parsed is None for item in batch))
+        shared = Batch()
         for item in batch:
             msg = claimed.get(item.message_id)
             if msg is not None:  # None: already processed, or another worker holds it
-                outcomes.append(_run_steps(session, settings, msg, item))
+                outcomes.append(_run_steps(session, settings, msg, item, shared))
+        shared.flush(session)
     return outcomes
 
 
@@ -343,8 +353,10 @@ def _write_claimed(store: Store, ids: list[int],
     with store.session() as session:
         claimed = _claim(session, store, ids)
         prepared = _prepare_rows(sorted(claimed.values(), key=lambda msg: msg.id))
-        outcomes = [_run_steps(session, settings, claimed[item.message_id], item)
+        shared = Batch()
+        outcomes = [_run_steps(session, settings, claimed[item.message_id], item, shared)
                     for item in prepared if item.parsed is not None]
+        shared.flush(session)
     return outcomes, [item for item in prepared if item.parsed is None]
 
 

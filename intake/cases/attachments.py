@@ -43,4 +43,5 @@ def store_attachments(session: Session, message: Message, items: list[Attachment
         else:
             row.path = str(_write_file(settings.attachments_dir, item.sha256, item.data))
         message.attachments.append(row)
-    session.flush()
+    if items:
+        session.flush()

@@ -26,6 +26,11 @@ def format_reference(prefix: str, year: int, number: int) -> str:
 
 def allocate_reference(session: Session, year: int, prefix: str = PREFIX) -> str:
     """Take the next number for this prefix and year inside the caller's transaction."""
+    return format_reference(prefix, year, allocate_number(session, year, prefix))
+
+
+def allocate_number(session: Session, year: int, prefix: str = PREFIX) -> int:
+    """The next number for this prefix and year, taken inside the caller's transaction."""
     for _ in range(3):
         bumped = session.execute(
             update(ReferenceCounter)
@@ -34,7 +39,7 @@ def allocate_reference(session: Session, year: int, prefix: str = PREFIX) -> str
             .returning(ReferenceCounter.last)
         ).scalar_one_or_none()
         if bumped is not None:
-            return format_reference(prefix, year, bumped)
+            return int(bumped)
         try:
             with session.begin_nested():
                 session.execute(insert(ReferenceCounter).values(prefix=prefix, year=year,

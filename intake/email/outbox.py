@@ -80,21 +80,41 @@ def letter_subject(letter: Letter, case: Case) -> str:
     return subject if case.reference in subject else f"{subject} [{case.reference}]"
 
 
+# session.info key: ids of letters inserted by the session's current transaction. No
+# outbox row can name them yet, so queuing one needs no lookup and no savepoint (the
+# unique key would still refuse a second row).
+FRESH_LETTERS = "intake.fresh_letters"
+
+
+def mark_fresh(session: Session, letter: Letter) -> None:
+    """A letter just inserted by this transaction: :func:`queue_letter_email` skips its
+    lookup and keeps the Message-ID the letter was inserted with."""
+    session.info.setdefault(FRESH_LETTERS, set()).add(letter.id)
+
+
+def fresh_message_id(case: Case, settings: Settings) -> str:
+    """A new letter's Message-ID, with the case reference as its tag."""
+    return new_message_id(domain_of(settings.letters_from), case.reference)
+
+
 def queue_letter_email(session: Session, letter: Letter, case: Case, *, to: str,
                        in_reply_to: str | None, references: list[str],
                        settings: Settings) -> OutboxItem:
     """Queue a letter as multipart text + HTML mail, once per letter (idempotent).
 
-    The Message-ID is fixed here and stored on both rows. The MIME message itself is built
-    by the sender (:func:`letter_raw`) from the stored letter, unless the thread has
-    References beyond the letter's In-Reply-To: no row keeps those, so that mail is built
-    now. An unusable address fails the letter here either way.
+    The Message-ID is fixed here (or when the letter was inserted, for a letter of this
+    transaction) and stored on both rows. The MIME message itself is built by the sender
+    (:func:`letter_raw`) from the stored letter, unless the thread has References beyond
+    the letter's In-Reply-To: no row keeps those, so that mail is built now. An unusable
+    address fails the letter here either way.
     """
     session.flush()  # the letter needs its id for the key
-    existing = _existing(session, letter_key(letter))
-    if existing is not None:
-        return existing
-    message_id = new_message_id(domain_of(settings.letters_from), case.reference)
+    fresh = letter.id in session.info.get(FRESH_LETTERS, ())
+    if not fresh:
+        existing = _existing(session, letter_key(letter))
+        if existing is not None:
+            return existing
+    message_id = (letter.message_id if fresh else None) or fresh_message_id(case, settings)
     item = OutboxItem(idempotency_key=letter_key(letter), letter_id=letter.id,
                       purpose="letter", envelope_from="", recipients=[to], raw=b"",
                       message_id=message_id, status=PENDING, next_attempt_at=_now())
@@ -107,10 +127,20 @@ def queue_letter_email(session: Session, letter: Letter, case: Case, *, to: str,
             item.raw = build_message(mail).as_bytes()
     except InputError as exc:  # an unusable address: the letter fails, the case stands
         item.status, item.last_error = FAILED, exc.reason
+        if fresh:
+            letter.message_id = None  # never queued: as a letter that was not fresh
         _fail_letter(letter, exc.reason)
-        return _add_once(session, item)
+        return _add(session, item, fresh)
+    # Unchanged values (a fresh letter's) cost no UPDATE.
     letter.message_id, letter.status, letter.recipient = message_id, "queued", to
     letter.in_reply_to = parent
+    return _add(session, item, fresh)
+
+
+def _add(session: Session, item: OutboxItem, fresh: bool) -> OutboxItem:
+    if fresh:
+        session.add(item)
+        return item
     return _add_once(session, item)
 
 

@@ -1,15 +1,60 @@
-"""What the steps share while one stored message is processed."""
+"""What the steps share while one stored message is processed, and what the messages of
+one write transaction (a batch, or a single message) share."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
 
+from sqlalchemy import insert, update
 from sqlalchemy.orm import Session
 
-from intake.cases.models import Case, Letter, Message
+from intake.cases.models import AuditEntry, Base, Case, Letter, Message, ReferenceCounter
 from intake.records import Classification, ParsedMessage
 from intake.rules.deadlines import Deadlines
 from intake.settings import Settings
+
+
+@dataclass
+class Batch:
+    """Per write transaction: rows written once for all its messages, just before the
+    commit (:meth:`flush`), and answers read once for all of them.
+
+    - labels, deadlines, proposed case links and audit rows are append-only and read by
+      no later step, so each table's rows go in one multi-row INSERT;
+    - SQLite: case numbers are counted here after the first bump of the transaction (which
+      also takes the counter row), and the counter is written once. SQLite has one writer
+      at a time, so nobody else moves the counter meanwhile; numbers stay gap-free;
+    - run-time switches (letters paused) are read once per transaction.
+    """
+
+    rows: dict[type[Base], list[dict[str, Any]]] = field(default_factory=dict)
+    counters: dict[tuple[str, int], list[int]] = field(default_factory=dict)  # [first, last]
+    switches: dict[str, bool] = field(default_factory=dict)
+
+    def audit(self, actor: str, action: str, case_reference: str | None = None,
+              **detail: Any) -> None:
+        """Record one change, written with the batch (same transaction)."""
+        self.add(AuditEntry, at=datetime.now(UTC), actor=actor,
+                 case_reference=case_reference, action=action, detail=detail)
+
+    def add(self, model: type[Base], **values: Any) -> None:
+        """One append-only row, inserted with the batch (same transaction)."""
+        self.rows.setdefault(model, []).append(values)
+
+    def flush(self, session: Session) -> None:
+        """Write what was collected; called inside the transaction, before its commit."""
+        for model, rows in self.rows.items():
+            session.execute(insert(model).execution_options(render_nulls=True), rows)
+        self.rows = {}
+        for (prefix, year), (first, last) in self.counters.items():
+            if last != first:
+                session.execute(update(ReferenceCounter)
+                                .where(ReferenceCounter.prefix == prefix,
+                                       ReferenceCounter.year == year)
+                                .values(last=last))
+            self.counters[(prefix, year)] = [last, last]
 
 
 @dataclass
@@ -24,6 +69,7 @@ class Context:
     case: Case | None = None
     letters: list[Letter] = field(default_factory=list)
     done: bool = False  # a step has settled the message's disposition
+    batch: Batch = field(default_factory=Batch)  # the pipeline flushes it before commit
 
     def finish(self, disposition: str, reason: str | None = None) -> None:
         """Settle the disposition; later steps do not run."""

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import insert
-
-from intake.cases.models import Deadline
-from intake.rules.deadlines import LONDON, compute_deadlines
+from intake.cases.models import Case, Deadline
+from intake.rules.deadlines import LONDON, Deadlines, compute_deadlines
 from intake.steps.context import Context
 
 
@@ -20,9 +18,11 @@ def _row(kind: str, due: date | datetime, rule: str, source: str | None,
             "rule_version": version}
 
 
-def write_deadlines(ctx: Context) -> None:
-    case, c = ctx.case, ctx.classification
-    assert case is not None and c is not None
+def compute_case_deadlines(ctx: Context, case: Case) -> Deadlines:
+    """The case's dates, kept on the context and summarised on the case row. Called by
+    ``open_case`` before the case is inserted, so its INSERT carries the summary."""
+    c = ctx.classification
+    assert c is not None
     # London time, so a 48-hour deadline is written with the local offset (RULES.md 8).
     received = case.received_at.astimezone(LONDON)
     d = compute_deadlines(regime=c.regime, intent=c.intent, received_at=received,
@@ -30,12 +30,18 @@ def write_deadlines(ctx: Context) -> None:
     ctx.deadlines = d
     case.deadline_summary = d.to_json()
     case.rule_version = d.rule_version
+    if d.out_of_time:
+        case.flags = sorted({*(case.flags or []), "out_of_time"})
+    return d
+
+
+def write_deadlines(ctx: Context) -> None:
+    case = ctx.case
+    assert case is not None
+    d = ctx.deadlines or compute_case_deadlines(ctx, case)
     rows = [_row(kind, getattr(d, kind), d.rule, d.sources.get(kind), d.rule_version)
             for kind in ("acknowledge_by", "respond_by", "time_limit_ends")
             if getattr(d, kind) is not None]
     rows += [_row(m.kind, m.due, m.rule, m.source, d.rule_version) for m in d.milestones]
-    if rows:  # one multi-row INSERT; the case's collection is loaded by whoever reads it
-        ctx.session.execute(insert(Deadline).execution_options(render_nulls=True),
-                            [{"case_id": case.id, **r} for r in rows])
-    if d.out_of_time:
-        case.flags = sorted({*case.flags, "out_of_time"})
+    for row in rows:  # inserted with the batch; the case's collection loads when read
+        ctx.batch.add(Deadline, case_id=case.id, **row)

@@ -14,13 +14,16 @@ from intake.steps.context import Context
 
 def mark_duplicate(ctx: Context) -> None:
     msg = ctx.message
-    original = ctx.session.execute(
-        select(Message.id, Message.case_id)  # not the whole row: raw is large
-        .where(Message.channel == msg.channel, Message.external_id == msg.external_id,
-               Message.id < msg.id)
-        .order_by(Message.id)
-        .limit(1)
-    ).one_or_none()
+    # No flush first: pending changes cannot match (earlier rows only), and the message
+    # row's UPDATE then goes with the case's flush, once.
+    with ctx.session.no_autoflush:
+        original = ctx.session.execute(
+            select(Message.id, Message.case_id)  # not the whole row: raw is large
+            .where(Message.channel == msg.channel, Message.external_id == msg.external_id,
+                   Message.id < msg.id)
+            .order_by(Message.id)
+            .limit(1)
+        ).one_or_none()
     if original is None:
         return
     msg.duplicate_of_id = original.id

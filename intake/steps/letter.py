@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from intake.cases.audit import SYSTEM, audit
+from intake.cases.audit import SYSTEM
 from intake.cases.models import Letter
 from intake.letters import (
     LetterInput,
@@ -74,13 +74,21 @@ def _input(ctx: Context, contact: Contact, held: bool) -> LetterInput:
 def _letter_row(ctx: Context, rendered: RenderedLetter, dest: Destination, status: str,
                 hold_reason: str | None, html: str) -> Letter:
     assert ctx.case is not None and ctx.deadlines is not None
+    from intake.email.mime import valid_message_id
+    from intake.email.outbox import fresh_message_id, mark_fresh
+
     letter = Letter(kind=rendered.kind, status=status, delivery=dest.delivery,
                     recipient=dest.to, subject=rendered.subject, body_text=rendered.text,
                     body_html=html, template_version=rendered.template_version,
                     rule_version=ctx.deadlines.rule_version, hold_reason=hold_reason,
                     in_reply_to=ctx.parsed.message_id if ctx.parsed else None)
+    if status == "queued" and dest.delivery == "email" and dest.to:
+        # As the outbox will set them when it queues the letter, so its INSERT has them.
+        letter.message_id = fresh_message_id(ctx.case, ctx.settings)
+        letter.in_reply_to = valid_message_id(letter.in_reply_to)
     ctx.case.letters.append(letter)
     ctx.session.flush()
+    mark_fresh(ctx.session, letter)
     ctx.letters.append(letter)
     return letter
 
@@ -96,9 +104,18 @@ def wants_large_print(ctx: Context) -> bool:
         return False
 
 
+def _paused(ctx: Context) -> bool:
+    """Letters paused, read once per write transaction."""
+    paused = ctx.batch.switches.get("letters_paused")
+    if paused is None:
+        paused = ctx.batch.switches["letters_paused"] = letters_paused(ctx.session,
+                                                                       ctx.settings)
+    return paused
+
+
 def _hold_reason(ctx: Context, dest: Destination) -> str | None:
     assert ctx.classification is not None
-    if letters_paused(ctx.session, ctx.settings):
+    if _paused(ctx):
         return PAUSED_REASON
     if dest.hold_reason:
         return dest.hold_reason
@@ -123,14 +140,14 @@ def prepare_letter(ctx: Context) -> None:
         else rendered.html
     status = "held" if hold else "queued"
     main = _letter_row(ctx, rendered, dest, status, hold, html)
-    audit(ctx.session, SYSTEM, "letter_prepared", ctx.case.reference, letter_id=main.id,
-          kind=kind, status=status, delivery=dest.delivery, hold_reason=hold)
+    ctx.batch.audit(SYSTEM, "letter_prepared", ctx.case.reference, letter_id=main.id,
+                    kind=kind, status=status, delivery=dest.delivery, hold_reason=hold)
     review_hold = hold == REVIEW_REASON
     if review_hold and dest.delivery == "email" and dest.to:
         receipt = render_letter("receipt", data)
         row = _letter_row(ctx, receipt, dest, "queued", None, receipt.html)
-        audit(ctx.session, SYSTEM, "letter_prepared", ctx.case.reference, letter_id=row.id,
-              kind="receipt", status="queued", delivery="email")
+        ctx.batch.audit(SYSTEM, "letter_prepared", ctx.case.reference, letter_id=row.id,
+                        kind="receipt", status="queued", delivery="email")
 
 
 def queue_letters(ctx: Context) -> None:

@@ -9,16 +9,17 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from sqlalchemy import insert, or_, select, text
+from sqlalchemy import or_, select, text
 from sqlalchemy.orm import Session
 
-from intake.cases.audit import SYSTEM, audit
+from intake.cases.audit import SYSTEM
 from intake.cases.models import NEW_CASE, Case, CaseLink, Complainant, Label
-from intake.cases.references import allocate_reference
+from intake.cases.references import PREFIX, allocate_number, allocate_reference, format_reference
 from intake.records import Classification
 from intake.rules.deadlines import received_date
 from intake.scan import flag_case
-from intake.steps.context import Context
+from intake.steps.context import Batch, Context
+from intake.steps.deadlines import compute_case_deadlines
 
 LINK_WINDOW = timedelta(days=120)
 
@@ -64,14 +65,12 @@ def _case_fields(c: Classification, ctx: Context) -> dict[str, object]:
 
 
 def _labels(ctx: Context, case: Case, c: Classification, source: str) -> None:
-    """The label rows, in one multi-row INSERT (the case's ``labels`` collection is left
+    """The label rows, inserted with the batch (the case's ``labels`` collection is left
     unloaded, so a later reader loads them)."""
-    rows: list[dict[str, object]] = []
 
     def add(name: str, value: str, key: str) -> None:
-        rows.append({"case_id": case.id, "name": name, "value": value,
-                     "confidence": c.confidence.get(key), "source": source,
-                     "rule": c.rules.get(key)})
+        ctx.batch.add(Label, case_id=case.id, name=name, value=value,
+                      confidence=c.confidence.get(key), source=source, rule=c.rules.get(key))
 
     add("intent", c.intent, f"intent:{c.intent}")
     for aspect in c.aspects:
@@ -80,7 +79,6 @@ def _labels(ctx: Context, case: Case, c: Classification, source: str) -> None:
         add("inspectorate", body, f"inspectorate:{body}")
     add("regime", c.regime, f"regime:{c.regime}")
     add("safeguarding", "true" if c.safeguarding else "false", "safeguarding")
-    ctx.session.execute(insert(Label).execution_options(render_nulls=True), rows)
 
 
 def _propose_links(ctx: Context, case: Case) -> None:
@@ -92,15 +90,15 @@ def _propose_links(ctx: Context, case: Case) -> None:
         conditions.append(Case.provider_key == case.provider_key)
     if not conditions:
         return
-    others = ctx.session.execute(
-        select(Case).where(or_(*conditions), Case.id != case.id,
-                           Case.received_at >= case.received_at - LINK_WINDOW)
+    others = ctx.session.execute(  # two columns, not ten whole cases
+        select(Case.id, Case.urn).where(or_(*conditions), Case.id != case.id,
+                                        Case.received_at >= case.received_at - LINK_WINDOW)
         .order_by(Case.id.desc()).limit(10)
-    ).scalars()
-    for other in others:
+    ).all()
+    for other in others:  # append-only rows nobody reads in this transaction
         reason = "same URN" if case.urn and other.urn == case.urn else "same provider"
-        ctx.session.add(CaseLink(case_id=case.id, other_case_id=other.id, kind="proposed",
-                                 reason=reason, created_by=SYSTEM))
+        ctx.batch.add(CaseLink, case_id=case.id, other_case_id=other.id, kind="proposed",
+                      reason=reason, created_by=SYSTEM)
 
 
 def _propose_subject_link(ctx: Context, case: Case) -> None:
@@ -116,15 +114,29 @@ def _propose_subject_link(ctx: Context, case: Case) -> None:
                                  "complainant", created_by=SYSTEM))
 
 
-def new_reference(session: Session, year: int) -> str:
+def new_reference(session: Session, year: int, batch: Batch | None = None) -> str:
     """The case's reference. On PostgreSQL the counter is bumped in a short transaction of
     its own, so a batch does not keep the counter row locked until it commits (other
     workers would queue behind it). A rollback then leaves a gap, which is allowed; no
     number is issued twice. That commit need not wait for the disk: the case that uses the
-    number commits later and durably, which makes the earlier bump durable too."""
+    number commits later and durably, which makes the earlier bump durable too.
+
+    On SQLite the first case of a write transaction bumps the counter (taking its row);
+    the next ones count on in ``batch``, which writes the counter once before the commit
+    (gap-free: the numbers and the counter commit or roll back together)."""
     bind = session.get_bind()
     if bind.dialect.name != "postgresql":
-        return allocate_reference(session, year)
+        if batch is None:
+            return allocate_reference(session, year)
+        counter = batch.counters.get((PREFIX, year))
+        if counter is None:
+            with session.no_autoflush:  # the message row's UPDATE waits for the case's
+                number = allocate_number(session, year)
+            batch.counters[(PREFIX, year)] = [number, number]
+        else:
+            counter[1] += 1
+            number = counter[1]
+        return format_reference(PREFIX, year, number)
     with Session(bind) as own, own.begin():
         own.execute(text("SET LOCAL synchronous_commit TO OFF"))
         return allocate_reference(own, year)
@@ -135,7 +147,7 @@ def open_case(ctx: Context) -> None:
     assert c is not None
     year = received_date(msg.received_at).year
     case = Case(
-        reference=new_reference(ctx.session, year), channel=msg.channel, status="open",
+        reference=new_reference(ctx.session, year, ctx.batch), channel=msg.channel, status="open",
         received_at=msg.received_at, intent=c.intent, aspects=sorted(c.aspects),
         inspectorates=sorted(c.inspectorates), regime=c.regime, safeguarding=c.safeguarding,
         urn=c.urn, provider=c.provider, provider_key=provider_key(c.provider),
@@ -148,6 +160,7 @@ def open_case(ctx: Context) -> None:
     )
     msg.disposition = NEW_CASE  # set before the flush: one UPDATE of the message row
     msg.reason = None
+    compute_case_deadlines(ctx, case)  # likewise: the case's INSERT carries the summary
     ctx.session.add(case)
     ctx.session.flush()
     ctx.case = case
@@ -155,6 +168,6 @@ def open_case(ctx: Context) -> None:
     flag_case(ctx.session, case, msg)  # quarantined attachments (intake/scan.py)
     _propose_links(ctx, case)
     _propose_subject_link(ctx, case)
-    audit(ctx.session, SYSTEM, "case_opened", case.reference, channel=msg.channel,
-          intent=c.intent, regime=c.regime, needs_review=c.needs_review,
-          message_id=msg.id)
+    ctx.batch.audit(SYSTEM, "case_opened", case.reference, channel=msg.channel,
+                    intent=c.intent, regime=c.regime, needs_review=c.needs_review,
+                    message_id=msg.id)

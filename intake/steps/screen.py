@@ -18,7 +18,9 @@ def screen_machines(ctx: Context) -> None:
     from intake.email.screen import screen
 
     assert ctx.parsed is not None
-    verdict = screen(ctx.parsed, ctx.message.sender, ctx.settings, raw=ctx.message.raw)
+    # The raw bytes only for spamd (the pipeline may have left them unloaded).
+    raw = ctx.message.raw if ctx.settings.spamd_host else None
+    verdict = screen(ctx.parsed, ctx.message.sender, ctx.settings, raw=raw)
     if verdict is None:
         return
     if verdict.disposition == BOUNCE:

@@ -285,3 +285,44 @@ async def test_a_letter_queued_without_its_mail_is_built_once_with_its_message_i
     assert msg["Subject"] == f"We have received your complaint [{REF}]"
     assert [p.get_content_type() for p in msg.iter_parts()] == ["text/plain", "text/html"]
     assert letter_row(store, letter_id).status == "sent"
+
+
+def test_a_fresh_letter_keeps_the_message_id_it_was_inserted_with(
+        store: Store, settings: Settings) -> None:
+    """A letter inserted by the same transaction: no lookup, its Message-ID stays."""
+    from intake.email.outbox import fresh_message_id, mark_fresh
+
+    with store.session() as session:
+        letter, case = add_letter(session)
+        letter.message_id = fresh_message_id(case, settings)
+        session.flush()
+        mark_fresh(session, letter)
+        item = queue_letter_email(session, letter, case, to=letter.recipient or "",
+                                  in_reply_to=None, references=[], settings=settings)
+        assert item.message_id == letter.message_id and REF in item.message_id
+        letter_id = letter.id
+    assert item_for(store, letter_id).message_id == letter_row(store, letter_id).message_id
+    # queued again later (another transaction): the existing item, not a second one
+    with store.session() as session:
+        letter = session.get(Letter, letter_id)
+        assert letter is not None
+        again = queue_letter_email(session, letter, letter.case, to=letter.recipient or "",
+                                   in_reply_to=None, references=[], settings=settings)
+        assert again.id == item.id
+
+
+def test_a_fresh_letter_to_an_unusable_address_fails_without_a_message_id(
+        store: Store, settings: Settings) -> None:
+    from intake.email.outbox import fresh_message_id, mark_fresh
+
+    with store.session() as session:
+        letter, case = add_letter(session)
+        letter.message_id = fresh_message_id(case, settings)
+        session.flush()
+        mark_fresh(session, letter)
+        queue_letter_email(session, letter, case, to="a@x.org, b@y.org", in_reply_to=None,
+                           references=[], settings=settings)
+        letter_id = letter.id
+    letter = letter_row(store, letter_id)
+    assert letter.status == "failed" and letter.message_id is None
+    assert item_for(store, letter_id).status == "failed"
