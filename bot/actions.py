@@ -68,19 +68,24 @@ class CaseGone(ActionError):
 
 
 def _find(session: Session, reference: str) -> Case:
+    """The case, row-locked where the database can (PostgreSQL), for the change to come."""
     try:
-        return find_case(session, reference)
+        found = find_case(session, reference)
     except ActionError as exc:
         raise CaseGone(exc.message) from None
+    if session.get_bind().dialect.name == "postgresql":
+        session.refresh(found, with_for_update=True)
+    return found
 
 
 async def _in_case(svc: BotServices, reference: str, fn: Callable[[Session, Case], T]) -> T:
-    """Run ``fn(session, case)`` in one transaction, off the event loop."""
+    """Run ``fn(session, case)`` in one transaction, off the event loop, one per case."""
     def work() -> T:
         with svc.store.session() as session:
             return fn(session, _find(session, reference))
 
-    return await asyncio.to_thread(work)
+    async with svc.case_locks.hold((reference or "").strip().upper()):
+        return await asyncio.to_thread(work)
 
 
 async def _tell(svc: BotServices, user: str, channel: str | None, text: str) -> None:
@@ -125,8 +130,10 @@ async def _button_then(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltCo
 
 async def on_confirm(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
     async def run(svc: BotServices, user: str, channel: str | None, ref: str) -> None:
-        await _in_case(svc, ref, lambda s, c: actions.confirm_labels(
+        confirmed = await _in_case(svc, ref, lambda s, c: actions.confirm_labels(
             s, c, staff_actor(user), svc.settings))
+        if not confirmed:
+            await _tell(svc, user, channel, f"The labels of {ref} are already confirmed.")
     await _button_then(ack, body, context, "confirm_labels", run)
 
 

@@ -76,6 +76,27 @@ class InFlight:
             return False
 
 
+class KeyedLocks:
+    """One asyncio lock per key (a case reference), dropped when nobody holds or awaits it."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    @asynccontextmanager
+    async def hold(self, key: str) -> AsyncIterator[None]:
+        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users == 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+
 @dataclass
 class BotServices:
     """What listeners need besides Slack itself."""
@@ -86,6 +107,9 @@ class BotServices:
     client: AsyncWebClient
     staff: StaffDirectory
     in_flight: InFlight = field(default_factory=InFlight)
+    # A double click sends the same action twice at once; changes to one case run one at a
+    # time so each sees what the other did (SQLite has no row locks).
+    case_locks: KeyedLocks = field(default_factory=KeyedLocks)
     identity: dict[str, Any] = field(default_factory=dict)  # auth.test answer once known
 
 

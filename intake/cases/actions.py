@@ -100,6 +100,8 @@ def confirm_labels(session: Session, case: Case, actor: str,
         case.labels.append(Label(name=label.name, value=label.value, confidence=1.0,
                                  source=actor, rule=STAFF_RULE, created_at=now))
         confirmed += 1
+    if not confirmed and not case.needs_review:
+        return 0  # already confirmed (a double click): nothing changed, nothing to audit
     case.needs_review = False
     audit(session, actor, "labels_confirmed", case.reference, count=confirmed)
     _post_update(session, case, settings)
@@ -305,6 +307,8 @@ def assign(session: Session, case: Case, actor: str, assignee: str | None,
     """Give the case to a person (a Slack user ID), or take it back with None."""
     _require_open(case)
     previous = case.assignee
+    if (assignee or None) == previous:
+        return  # the same choice again (a repeated event): nothing changed
     case.assignee = assignee or None
     audit(session, actor, "assigned", case.reference, assignee=case.assignee,
           previous=previous)

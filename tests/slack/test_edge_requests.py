@@ -1,6 +1,7 @@
 """Requests an outside caller or Slack itself may send that the main flows do not: malformed
 bodies, kinds the app has no listener for, unusual message shapes, another workspace's
-events, a message logged twice by different routes, and a modal whose case is gone.
+events, a message logged twice by different routes, a modal whose case is gone, and double
+clicks.
 Real app over loopback HTTP, correctly signed unless the test says otherwise."""
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ import aiohttp
 import pytest
 from sqlalchemy import select
 
-from intake.cases.models import Case, Message
+from intake.cases.models import Case, Label, Message
 from tests.slack.conftest import INTAKE_CHANNEL, STAFF_USER, SlackHarness
 from tests.slack.test_intake_events import COMPLAINT, message_event
+from tests.slack.triage_helpers import audit_of, load_case, new_case, press, select_user
 
 
 def rows(bot: SlackHarness) -> list[Message]:
@@ -183,3 +185,37 @@ async def test_modal_for_a_case_that_is_gone_says_so(slack_bot: SlackHarness,
     answer = reply.json
     assert answer["response_action"] == "update"
     assert "CMP-2026-99999" in json.dumps(answer["view"])
+
+
+async def test_double_click_on_confirm_labels_confirms_once(slack_bot: SlackHarness) -> None:
+    case = await new_case(slack_bot)
+    first, second = await asyncio.gather(
+        press(slack_bot, case, "case_confirm_labels", STAFF_USER),
+        press(slack_bot, case, "case_confirm_labels", STAFF_USER))
+    assert first.status == second.status == 200
+    [note] = await slack_bot.fake.wait_for("chat.postEphemeral")
+    assert note.params["text"] == f"The labels of {case.reference} are already confirmed."
+    assert [a.action for a in audit_of(slack_bot, case.reference)].count(
+        "labels_confirmed") == 1
+    with slack_bot.store.session() as session:
+        staff = session.scalars(select(Label).where(
+            Label.case_id == case.id, Label.source == f"staff:{STAFF_USER}")).all()
+        model = session.scalars(select(Label).where(
+            Label.case_id == case.id, Label.source.like("model:%"))).all()
+    assert len(staff) == len(model) > 0
+
+
+async def test_repeated_assignment_is_noted_once(slack_bot: SlackHarness) -> None:
+    case = await new_case(slack_bot)
+    replies = await asyncio.gather(select_user(slack_bot, case, STAFF_USER, "U0INV"),
+                                   select_user(slack_bot, case, STAFF_USER, "U0INV"))
+    assert [r.status for r in replies] == [200, 200]
+    await slack_bot.fake.wait_until(lambda: any(
+        "assigned to" in str(c.params.get("text"))
+        for c in slack_bot.fake.calls_to("chat.postMessage")), what="assignment note")
+    await asyncio.sleep(0.5)  # room for a second note, which must not come
+    notes = [c for c in slack_bot.fake.calls_to("chat.postMessage")
+             if "assigned to" in str(c.params.get("text"))]
+    assert len(notes) == 1
+    assert [a.action for a in audit_of(slack_bot, case.reference)].count("assigned") == 1
+    assert load_case(slack_bot, case.reference).assignee == "U0INV"
