@@ -90,6 +90,8 @@ def _listing(title: str, page: DuePage, today: date, empty: str) -> dict[str, An
 def reply_case(session: Session, user: str, arg: str) -> dict[str, Any]:
     if not arg:
         return _text("Give a reference: `/complaints case CMP-2026-00042`.")
+    if len(arg.split()) > 1:
+        return _text("Give one reference: `/complaints case CMP-2026-00042`.")
     case = find_case(session, arg)
     blocks = case_blocks(case, with_actions=False)
     return {"text": f"Case {case.reference}", "blocks": blocks}

@@ -81,6 +81,12 @@ async def test_case_shows_structured_fields_without_buttons(slack_bot: SlackHarn
     assert missing["text"] == "No case with reference CMP-1999-00001."
 
 
+async def test_case_with_no_or_several_references_says_how(slack_bot: SlackHarness) -> None:
+    assert (await ask(slack_bot, "case"))["text"].startswith("Give a reference")
+    several = await ask(slack_bot, "case CMP-2026-00001 CMP-2026-00002")
+    assert several["text"].startswith("Give one reference")
+
+
 async def test_due_and_overdue_lists(slack_bot: SlackHarness) -> None:
     soon = add_working_days(today(), 2)
     due_ref = await case_due_on(slack_bot, soon)
