@@ -284,7 +284,7 @@ def _write(store: Store, batch: list[Prepared], settings: Settings) -> list[Outc
         _lock_first(session, store, batch[0].message_id)
         claimed = _claim(session, store, [item.message_id for item in batch],
                          raw=any(item.parsed is None for item in batch))
-        shared = Batch()
+        shared = Batch.of(session)
         for item in batch:
             msg = claimed.get(item.message_id)
             if msg is not None:  # None: already processed, or another worker holds it
@@ -353,7 +353,7 @@ def _write_claimed(store: Store, ids: list[int],
     with store.session() as session:
         claimed = _claim(session, store, ids)
         prepared = _prepare_rows(sorted(claimed.values(), key=lambda msg: msg.id))
-        shared = Batch()
+        shared = Batch.of(session)
         outcomes = [_run_steps(session, settings, claimed[item.message_id], item, shared)
                     for item in prepared if item.parsed is not None]
         shared.flush(session)

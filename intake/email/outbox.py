@@ -86,6 +86,11 @@ def letter_subject(letter: Letter, case: Case) -> str:
 FRESH_LETTERS = "intake.fresh_letters"
 
 
+# session.info key: a callable ``(model, **values)`` that inserts an append-only row with
+# the rest of the transaction's rows (the pipeline's batch), if the caller set one.
+INSERT_LATER = "intake.insert_later"
+
+
 def mark_fresh(session: Session, letter: Letter) -> None:
     """A letter just inserted by this transaction: :func:`queue_letter_email` skips its
     lookup and keeps the Message-ID the letter was inserted with."""
@@ -138,10 +143,19 @@ def queue_letter_email(session: Session, letter: Letter, case: Case, *, to: str,
 
 
 def _add(session: Session, item: OutboxItem, fresh: bool) -> OutboxItem:
-    if fresh:
+    """Insert the item. A fresh letter's is inserted with the transaction's other rows
+    when the caller collects them (the returned item then stays outside the session)."""
+    if not fresh:
+        return _add_once(session, item)
+    later = session.info.get(INSERT_LATER)
+    if later is None:
         session.add(item)
         return item
-    return _add_once(session, item)
+    later(OutboxItem, idempotency_key=item.idempotency_key, letter_id=item.letter_id,
+          purpose=item.purpose, envelope_from=item.envelope_from, recipients=item.recipients,
+          raw=item.raw, message_id=item.message_id, status=item.status, attempts=0,
+          next_attempt_at=item.next_attempt_at, last_error=item.last_error)
+    return item
 
 
 def _letter_mail(letter: Letter, case: Case, settings: Settings, *, to: str,

@@ -33,6 +33,15 @@ class Batch:
     counters: dict[tuple[str, int], list[int]] = field(default_factory=dict)  # [first, last]
     switches: dict[str, bool] = field(default_factory=dict)
 
+    @classmethod
+    def of(cls, session: Session) -> Batch:
+        """A batch for the session's transaction; the outbox adds its rows to it too."""
+        from intake.email.outbox import INSERT_LATER
+
+        batch = cls()
+        session.info[INSERT_LATER] = batch.add
+        return batch
+
     def audit(self, actor: str, action: str, case_reference: str | None = None,
               **detail: Any) -> None:
         """Record one change, written with the batch (same transaction)."""
@@ -47,7 +56,7 @@ class Batch:
         """Write what was collected; called inside the transaction, before its commit."""
         for model, rows in self.rows.items():
             session.execute(insert(model).execution_options(render_nulls=True), rows)
-        self.rows = {}
+        self.rows = {}  # (a row added after this flush would need another one)
         for (prefix, year), (first, last) in self.counters.items():
             if last != first:
                 session.execute(update(ReferenceCounter)

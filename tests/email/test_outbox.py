@@ -326,3 +326,25 @@ def test_a_fresh_letter_to_an_unusable_address_fails_without_a_message_id(
     letter = letter_row(store, letter_id)
     assert letter.status == "failed" and letter.message_id is None
     assert item_for(store, letter_id).status == "failed"
+
+
+def test_a_fresh_letters_item_is_inserted_with_the_pipelines_batch(
+        store: Store, settings: Settings) -> None:
+    from intake.email.outbox import fresh_message_id, mark_fresh
+    from intake.steps.context import Batch
+
+    with store.session() as session:
+        batch = Batch.of(session)
+        letter, case = add_letter(session)
+        letter.message_id = fresh_message_id(case, settings)
+        session.flush()
+        mark_fresh(session, letter)
+        queue_letter_email(session, letter, case, to=letter.recipient or "", in_reply_to=None,
+                           references=[], settings=settings)
+        assert session.execute(select(OutboxItem)).first() is None  # not yet
+        batch.flush(session)
+        letter_id = letter.id
+    item = item_for(store, letter_id)
+    assert item.status == "pending" and item.attempts == 0
+    assert item.message_id == letter_row(store, letter_id).message_id
+    assert item.idempotency_key == f"letter:{letter_id}"
