@@ -1,21 +1,19 @@
-"""``intake-bot classify`` and ``intake-bot nlp train|evaluate``.
+"""The lines of ``intake-bot classify`` and ``intake-bot nlp train|evaluate``.
 
-``classify`` is PRODUCT.md's command-line contract: JSON Lines in, one JSON line out per
-non-blank input line, in order; a bad line yields ``{"id", "line", "error"}`` and the
-batch goes on. It touches no database. Lines are classified in batches through
-``nlp.pipe``; if a batch fails, its lines are retried one by one so only the line at fault
-gets an error.
+``classify`` (reading stdin: ``intake.classify``) is PRODUCT.md's command-line contract:
+JSON Lines in, one JSON line out per non-blank input line, in order; a bad line yields
+``{"id", "line", "error"}`` and the batch goes on. It touches no database. Here each line
+is checked and the lines are classified in batches through ``nlp.pipe``; if a batch fails,
+its lines are retried one by one so only the line at fault gets an error.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import sys
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import click
 
@@ -123,44 +121,6 @@ def classify_batch(classifier: Classifier, lines: list[Line]) -> list[dict[str, 
         by_number = {line.number: _one(classifier, line) for line in valid}
     return [by_number[line.number] if line.item is not None else _error(line, line.error or "")
             for line in lines]
-
-
-def read_lines(stream: IO[bytes]) -> Iterator[Line]:
-    """Non-blank lines, decoded leniently (binary junk becomes an error line, not a crash)."""
-    for number, raw in enumerate(stream, start=1):
-        text = raw.decode("utf-8", errors="replace")
-        if text.strip():
-            yield parse_line(number, text)
-
-
-def _batches(lines: Iterable[Line], size: int) -> Iterator[list[Line]]:
-    batch: list[Line] = []
-    for line in lines:
-        batch.append(line)
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
-def run_classify(stream_in: IO[bytes], stream_out: IO[str], classifier: Classifier) -> int:
-    """Classify every line of ``stream_in`` to ``stream_out``; returns the lines written."""
-    written = 0
-    for batch in _batches(read_lines(stream_in), BATCH_LINES):
-        for record in classify_batch(classifier, batch):
-            stream_out.write(json.dumps(record, ensure_ascii=False) + "\n")
-            written += 1
-        stream_out.flush()
-    return written
-
-
-@click.command("classify")
-def classify_command() -> None:
-    """Classify JSON Lines messages from stdin; one JSON line per message on stdout."""
-    from intake.classify import get_classifier
-
-    run_classify(sys.stdin.buffer, sys.stdout, get_classifier())
 
 
 # --- nlp train | evaluate -------------------------------------------------------------

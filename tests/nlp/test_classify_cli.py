@@ -9,10 +9,10 @@ from datetime import UTC
 import pytest
 from click.testing import CliRunner
 
+from intake.classify import run_classify_stream, stdin_batches
 from intake.cli import cli
 from intake.settings import Settings
 from nlp.classifier import load_classifier
-from nlp.cli import run_classify
 
 KEYS = {"id", "intent", "aspects", "inspectorates", "regime", "safeguarding", "urn",
         "report_published", "draft_received", "out_of_time", "time_limit_ends",
@@ -31,7 +31,8 @@ COMPLAINT = {
 
 def run(lines: list[str]) -> list[dict]:
     out = io.StringIO()
-    run_classify(io.BytesIO("\n".join(lines).encode()), out, load_classifier())
+    run_classify_stream(stdin_batches(io.BytesIO("\n".join(lines).encode())), out,
+                        load_classifier())
     return [json.loads(line) for line in out.getvalue().splitlines()]
 
 
@@ -116,7 +117,7 @@ def test_binary_junk_and_a_megabyte_of_text_do_not_stop_the_batch(settings: Sett
     stream = io.BytesIO(b"\xff\xfe\x00garbage\x80\n" + json.dumps(big).encode() + b"\n"
                         + json.dumps(COMPLAINT).encode() + b"\n")
     out = io.StringIO()
-    assert run_classify(stream, out, load_classifier()) == 3
+    assert run_classify_stream(stdin_batches(stream), out, load_classifier()) == 3
     results = [json.loads(line) for line in out.getvalue().splitlines()]
     assert results[0]["line"] == 1 and "JSON" in results[0]["error"]
     assert results[1]["id"] == "big" and results[1]["intent"] == "complaint"
