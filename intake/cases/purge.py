@@ -30,6 +30,7 @@ from intake.cases.models import (
     ReplyLog,
     SlackPost,
 )
+from intake.rules.deadlines import LONDON
 from intake.settings import Settings
 
 
@@ -148,6 +149,10 @@ def purge_command(cutoff: datetime | None, retention: bool, dry_run: bool) -> No
 
     if cutoff is None and not retention:
         raise click.UsageError("give --closed-before DATE or --retention")
+    if cutoff is not None and cutoff.date() > datetime.now(LONDON).date():
+        # A date in the future purges every closed case: far more likely a mistyped year.
+        raise click.BadParameter(f"{cutoff:%Y-%m-%d} is in the future",
+                                 param_hint="--closed-before")
     store = open_store()
     with store.session() as session:
         if retention:

@@ -83,3 +83,5 @@ def test_purge_needs_a_date_or_retention(cli_db: Path) -> None:
     assert code == 2 and "--closed-before" in out
     code, out = run("purge", "--closed-before", "last week")
     assert code == 2
+    code, out = run("purge", "--closed-before", "2062-01-01")
+    assert code == 2 and "in the future" in out
