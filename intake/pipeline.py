@@ -285,9 +285,10 @@ def _write(store: Store, batch: list[Prepared], settings: Settings) -> list[Outc
         claimed = _claim(session, store, [item.message_id for item in batch],
                          raw=any(item.parsed is None for item in batch))
         shared = Batch.of(session)
-        for item in batch:
+        for n, item in enumerate(batch):
             msg = claimed.get(item.message_id)
             if msg is not None:  # None: already processed, or another worker holds it
+                shared.left = len(batch) - n
                 outcomes.append(_run_steps(session, settings, msg, item, shared))
         shared.flush(session)
     return outcomes
@@ -354,8 +355,12 @@ def _write_claimed(store: Store, ids: list[int],
         claimed = _claim(session, store, ids)
         prepared = _prepare_rows(sorted(claimed.values(), key=lambda msg: msg.id))
         shared = Batch.of(session)
-        outcomes = [_run_steps(session, settings, claimed[item.message_id], item, shared)
-                    for item in prepared if item.parsed is not None]
+        ready = [item for item in prepared if item.parsed is not None]
+        outcomes = []
+        for n, item in enumerate(ready):
+            shared.left = len(ready) - n
+            outcomes.append(_run_steps(session, settings, claimed[item.message_id], item,
+                                       shared))
         shared.flush(session)
     return outcomes, [item for item in prepared if item.parsed is None]
 

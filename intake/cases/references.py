@@ -31,15 +31,22 @@ def allocate_reference(session: Session, year: int, prefix: str = PREFIX) -> str
 
 def allocate_number(session: Session, year: int, prefix: str = PREFIX) -> int:
     """The next number for this prefix and year, taken inside the caller's transaction."""
+    return allocate_numbers(session, year, 1, prefix)[0]
+
+
+def allocate_numbers(session: Session, year: int, count: int,
+                     prefix: str = PREFIX) -> list[int]:
+    """The next ``count`` numbers for this prefix and year, in one UPDATE inside the
+    caller's transaction."""
     for _ in range(3):
         bumped = session.execute(
             update(ReferenceCounter)
             .where(ReferenceCounter.prefix == prefix, ReferenceCounter.year == year)
-            .values(last=ReferenceCounter.last + 1)
+            .values(last=ReferenceCounter.last + count)
             .returning(ReferenceCounter.last)
         ).scalar_one_or_none()
         if bumped is not None:
-            return int(bumped)
+            return list(range(int(bumped) - count + 1, int(bumped) + 1))
         try:
             with session.begin_nested():
                 session.execute(insert(ReferenceCounter).values(prefix=prefix, year=year,

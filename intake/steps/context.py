@@ -26,11 +26,15 @@ class Batch:
     - SQLite: case numbers are counted here after the first bump of the transaction (which
       also takes the counter row), and the counter is written once. SQLite has one writer
       at a time, so nobody else moves the counter meanwhile; numbers stay gap-free;
+    - PostgreSQL: case numbers are taken for the rest of the batch at its first case (a
+      message that then opens no case leaves a gap, which is allowed);
     - run-time switches (letters paused) are read once per transaction.
     """
 
     rows: dict[type[Base], list[dict[str, Any]]] = field(default_factory=dict)
     counters: dict[tuple[str, int], list[int]] = field(default_factory=dict)  # [first, last]
+    numbers: dict[tuple[str, int], list[int]] = field(default_factory=dict)  # PostgreSQL
+    left: int = 1  # messages of the batch not yet through their steps, this one included
     switches: dict[str, bool] = field(default_factory=dict)
 
     @classmethod

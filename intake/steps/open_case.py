@@ -14,7 +14,13 @@ from sqlalchemy.orm import Session
 
 from intake.cases.audit import SYSTEM
 from intake.cases.models import NEW_CASE, Case, CaseLink, Complainant, Label
-from intake.cases.references import PREFIX, allocate_number, allocate_reference, format_reference
+from intake.cases.references import (
+    PREFIX,
+    allocate_number,
+    allocate_numbers,
+    allocate_reference,
+    format_reference,
+)
 from intake.records import Classification
 from intake.rules.deadlines import received_date
 from intake.scan import flag_case
@@ -115,31 +121,44 @@ def _propose_subject_link(ctx: Context, case: Case) -> None:
 
 
 def new_reference(session: Session, year: int, batch: Batch | None = None) -> str:
-    """The case's reference. On PostgreSQL the counter is bumped in a short transaction of
-    its own, so a batch does not keep the counter row locked until it commits (other
-    workers would queue behind it). A rollback then leaves a gap, which is allowed; no
-    number is issued twice. That commit need not wait for the disk: the case that uses the
-    number commits later and durably, which makes the earlier bump durable too.
+    """The case's reference.
+
+    On PostgreSQL the counter is bumped in a short transaction of its own, so a batch does
+    not keep the counter row locked until it commits (other workers would queue behind
+    it), and once per batch: the first case takes numbers for every message left in the
+    batch. A rollback, or a message that opens no case, then leaves a gap, which is
+    allowed; no number is issued twice. That commit need not wait for the disk: the case
+    that uses the number commits later and durably, which makes the earlier bump durable
+    too.
 
     On SQLite the first case of a write transaction bumps the counter (taking its row);
     the next ones count on in ``batch``, which writes the counter once before the commit
     (gap-free: the numbers and the counter commit or roll back together)."""
     bind = session.get_bind()
-    if bind.dialect.name != "postgresql":
-        if batch is None:
-            return allocate_reference(session, year)
-        counter = batch.counters.get((PREFIX, year))
-        if counter is None:
-            with session.no_autoflush:  # the message row's UPDATE waits for the case's
-                number = allocate_number(session, year)
-            batch.counters[(PREFIX, year)] = [number, number]
-        else:
-            counter[1] += 1
-            number = counter[1]
-        return format_reference(PREFIX, year, number)
-    with Session(bind) as own, own.begin():
-        own.execute(text("SET LOCAL synchronous_commit TO OFF"))
-        return allocate_reference(own, year)
+    if bind.dialect.name == "postgresql":
+        return format_reference(PREFIX, year, _taken_ahead(session, year, batch))
+    if batch is None:
+        return allocate_reference(session, year)
+    counter = batch.counters.get((PREFIX, year))
+    if counter is None:
+        with session.no_autoflush:  # the message row's UPDATE waits for the case's
+            number = allocate_number(session, year)
+        batch.counters[(PREFIX, year)] = [number, number]
+    else:
+        counter[1] += 1
+        number = counter[1]
+    return format_reference(PREFIX, year, number)
+
+
+def _taken_ahead(session: Session, year: int, batch: Batch | None) -> int:
+    """PostgreSQL: the next number taken ahead for the batch, taking more when none is
+    left (in a short transaction of its own)."""
+    numbers = batch.numbers.setdefault((PREFIX, year), []) if batch else []
+    if not numbers:
+        with Session(session.get_bind()) as own, own.begin():
+            own.execute(text("SET LOCAL synchronous_commit TO OFF"))
+            numbers += allocate_numbers(own, year, max(1, batch.left if batch else 1))
+    return numbers.pop(0)
 
 
 def open_case(ctx: Context) -> None:
