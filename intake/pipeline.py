@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import insert, or_, select, update
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, defer, selectinload
 
@@ -92,17 +92,21 @@ class Outcome:
     case_reference: str | None = None
 
 
+_STORE_RAW = insert(Message.__table__).returning(Message.__table__.c.id)
+
+
 def accept(store: Store, record: IntakeRecord) -> int:
     """Store the raw input durably and return its message id (committed on return)."""
-    msg = Message(channel=record.channel, external_id=record.external_id[:512],
-                  received_at=record.received_at, raw=record.raw,
-                  sender=record.sender[:512], recipients=list(record.recipients),
-                  disposition=PENDING)
+    # One Core INSERT … RETURNING on the table, compiled once: the row is not used again
+    # here, so no ORM object and no unit of work in the SMTP edge's process.
+    row = {"channel": record.channel, "external_id": record.external_id[:512],
+           "received_at": record.received_at, "raw": record.raw,
+           "sender": record.sender[:512], "recipients": list(record.recipients),
+           "disposition": PENDING}
     try:
         with _writer(store), store.session() as session:
-            session.add(msg)
-            session.flush()
-            message_id = msg.id
+            message_id = session.connection().execute(
+                _STORE_RAW, row).scalar_one()
     except (SQLAlchemyError, OSError) as exc:  # OSError: the writer lock file
         log.error("could not store %s message: %s", record.channel, type(exc).__name__)
         raise StoreUnavailable(type(exc).__name__) from None

@@ -344,3 +344,19 @@ def test_postgres_takes_case_numbers_for_the_whole_batch_at_once(
         refs = list(s.execute(select(Case.reference).order_by(Case.id)).scalars())
         counter = s.execute(select(ReferenceCounter.last)).scalar_one()
     assert [int(ref.rsplit("-", 1)[1]) for ref in refs] == [1, 2] and counter == 3
+
+
+def test_accept_stores_the_raw_row_with_its_defaults(store: Store) -> None:
+    """accept() inserts with one Core statement: the columns' defaults still apply."""
+    record = IntakeRecord(channel="email", external_id="x" * 600, received_at=NOW,
+                          raw=b"Subject: hi\r\n\r\nbody\r\n", sender="a@school.example",
+                          recipients=("enquiries@localhost",))
+    first = pipeline.accept(store, record)
+    assert pipeline.accept(store, record) == first + 1
+    with store.session() as s:
+        msg = s.get(Message, first)
+        assert msg is not None
+        assert (msg.disposition, msg.attempts, msg.headers, msg.parse_notes) == \
+            ("pending", 0, {}, [])
+        assert msg.created_at is not None and msg.raw == record.raw
+        assert len(msg.external_id) == 512 and msg.recipients == ["enquiries@localhost"]
