@@ -136,9 +136,12 @@ def queue_letter_email(session: Session, letter: Letter, case: Case, *, to: str,
             letter.message_id = None  # never queued: as a letter that was not fresh
         _fail_letter(letter, exc.reason)
         return _add(session, item, fresh)
-    # Unchanged values (a fresh letter's) cost no UPDATE.
-    letter.message_id, letter.status, letter.recipient = message_id, "queued", to
-    letter.in_reply_to = parent
+    # Only what changed: a fresh letter already has these, and an attribute set even to
+    # its own value makes the next autoflush run the unit of work.
+    for name, value in (("message_id", message_id), ("status", "queued"),
+                        ("recipient", to), ("in_reply_to", parent)):
+        if getattr(letter, name) != value:
+            setattr(letter, name, value)
     return _add(session, item, fresh)
 
 
