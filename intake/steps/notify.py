@@ -21,6 +21,10 @@ def notify_staff(ctx: Context) -> None:
     if ctx.settings.slack_mode != "off" and ctx.settings.slack_triage_channel:
         from bot.notify import enqueue_case_post, enqueue_thread_note
 
+        # The post shows the case's labels, deadlines and proposed links, which the batch
+        # holds as rows not yet inserted: write them now, and read the case's lists again.
+        ctx.batch.flush(ctx.session)
+        ctx.session.expire(case, ["labels", "deadlines"])
         enqueue_case_post(ctx.session, case, ctx.settings)
         for letter in ctx.letters:  # outbound letters appear in the case's thread
             enqueue_thread_note(ctx.session, case, letter_note(letter), purpose="letter",
