@@ -57,21 +57,24 @@ NOTES = """### Reading the figures
   locks only those rows) and prepares and writes in the same transaction. In
   the whole-service profile the worker process is busy most of the time; the serve process
   (SMTP protocol, the commit before each `250`, the outbox) much less.
-- **Where the time goes** (one-core profile below, about 8-10 ms of CPU per message in the
+- **Where the time goes** (one-core profile below, about 6-8 ms of CPU per message in the
   pipeline): the prepare phase (parsing with the stdlib `email` package, then the
-  classifier), opening the case (the case, complainant, label and audit rows and the link
-  query), the letter (Jinja text and HTML, the reply-limit and switch queries), queuing it
-  (the outbox row and the reply log; the MIME message itself is now built by the outbox
-  when it sends, from the stored letter, with the Message-ID fixed at queueing), and the
-  flush and commit spread over the steps (`write_deadlines` carries the flush of the new
-  case's rows, which its INSERT triggers). About 30 SQL statements per message (counted on
-  SQLite): labels and deadlines are one multi-row INSERT each; the rest are single rows.
+  classifier), opening the case (the case and complainant rows, the duplicate and link
+  queries), the letter (Jinja text and HTML, the reply-limit query), queuing it (the
+  reply log; the MIME message itself is built by the outbox when it sends, from the
+  stored letter), and the flush and commit. About 10 SQL statements per message: per
+  message the complainant, case and letter INSERTs, one UPDATE of the message row, the
+  duplicate, link and reply-limit SELECTs and the reply-log upsert; per write transaction
+  one multi-row INSERT each for the labels, deadlines, proposed links, audit entries and
+  outbox rows, one read of the letters switch, and (SQLite) one bump and one write of
+  the case counter.
 - **DATA→250 on SQLite** is the wait for the single writer: `accept()` and the worker's
   batch transaction take turns through a lock file beside the database, so a waiting
   `accept()` is woken when the batch commits (SQLite's own busy handler polled in sleeps
   of up to 100 ms, which made the p50 180 ms). PostgreSQL has row locks, and its case
-  numbers are now taken in a short transaction of their own, so a batch does not hold the
-  counter row until it commits, and a worker claims its batch before preparing it, so two
+  numbers are taken in a short transaction of their own, once per batch (the first case
+  takes numbers for every message left in it), so a batch does not hold the counter row
+  until it commits, and a worker claims its batch before preparing it, so two
   serve processes (row (c)) work side by side on different messages.
 - Step by step on 2026-11-22, on this machine while other jobs used about one of its two
   cores (ratios (b)/(a) from `--rounds 3` or `--rounds 2` runs; read them as trends):
@@ -86,6 +89,29 @@ NOTES = """### Reading the figures
   PostgreSQL a batch is claimed (`SKIP LOCKED`) before it is prepared, so two workers no
   longer parse and classify the same messages: (b) 0.068, (c) 0.071, where (c) had been
   0.042 with the default of one worker process per serve.
+- Second round, the same evening, each change measured with `bench/profile_email.py`
+  (CPU of the profiling process and statements per message, alternating with a copy of
+  the code before the round):
+  labels, deadlines, proposed links and audit rows collected per write transaction and
+  inserted with one multi-row INSERT per table; on SQLite the case counter bumped once
+  and written once per transaction (numbers stay gap-free, as they commit or roll back
+  with the counter); the letters switch read once; a letter inserted by the transaction
+  queued without the outbox lookup and savepoint, with the Message-ID it was inserted
+  with; the deadline summary and the
+  message's processed time written with their rows' first INSERT or UPDATE; the claim
+  loading the batch's attachment rows in one query and leaving out raw bytes already
+  parsed: 30.2 → 11.3 statements per message on SQLite, and 10.5 once the new letters'
+  outbox rows went in with the batch too. Then on PostgreSQL the first
+  case of a batch takes case numbers for the rest of it (one short transaction per batch
+  instead of per case). `accept()` stores with one precompiled Core `INSERT … RETURNING`
+  (an ORM INSERT through the session was slower still): 0.35 → 0.23 ms of CPU per
+  message on SQLite, 0.45 → 0.33 ms on PostgreSQL (300 stores of 38 KB). Altogether,
+  alternating twice: SQLite 9.7-11.2 → 7.7-8.1 ms of CPU per message, 30.2 → 10.5
+  statements; PostgreSQL 11.7-12.8 → 6.4-7.6 ms, 25.7 → 10.2 statements (wall 13.9-14.7 →
+  7.3-9.0 ms). Throughput (`--rounds 3`, old code / new code / new code again, one run
+  after the other): SQLite 0.103 / 0.134 / 0.131; PostgreSQL (b) 0.056 / 0.106 / 0.074,
+  (c) 0.071 / 0.070 / 0.065. Two pipeline worker processes on PostgreSQL against one,
+  one run after the other: 0.087 / 0.094, so one stays the default.
 
 ### What would raise the ratio (largest first)
 
@@ -93,19 +119,25 @@ NOTES = """### Reading the figures
    more cores. On PostgreSQL, worker processes (or serve processes) scale with free cores;
    on SQLite the prepare phase (about a third of the pipeline's CPU) runs in parallel and
    the writes take turns.
-2. Render the letter before the write transaction too. It needs the case reference, so
-   the numbers would be taken in advance for the batch (a message that opens no case
-   leaves a gap, which the reference scheme allows); the write phase would then be inserts
-   only, and the lock held for about a millisecond per message.
-3. Less ORM: a third of the write phase is SQLAlchemy's unit of work. Inserting the case,
-   complainant, audit, letter and outbox rows of a whole batch with one multi-row INSERT
-   per table (Core, ids from RETURNING) would cut most of it.
+2. Less ORM in the write phase: the case, complainant and letter rows are still ORM
+   objects, flushed one message at a time because the labels, deadlines, audit and
+   outbox rows need their ids (two or three flushes of the unit of work per message,
+   about a third of the write phase under cProfile). Inserting each table's rows for
+   the whole batch with one multi-row `INSERT … RETURNING` (Core) would leave a few
+   statements per batch.
+3. Render the letter before the write transaction. Its inputs are the case reference,
+   the deadlines and the classification (all known before the write, now that
+   PostgreSQL takes a batch's numbers ahead), but also the hold decision, which reads the
+   letters switch and the sender's reply count for the day: those would be read before
+   the transaction and checked again inside it. On SQLite the numbers must also be taken
+   inside the write lock to stay gap-free. This shortens the SQLite write lock (the
+   DATA→250 wait), not the CPU per message, so it does not raise a CPU-bound rate.
 4. Faster parsing, templates and MIME building (their internals are being reworked
    separately), and group commit in `accept()` for PostgreSQL's fsync.
 
 The 0.5 target asks the full path to run at half the bare rate: with the bare server at
 600-900 messages per second here, that is 2-3 ms of CPU per message for everything on
-two cores, against about 8-10 ms for the pipeline alone plus the SMTP edge and the outbox.
+two cores, against about 6-8 ms for the pipeline alone plus the SMTP edge and the outbox.
 Items 2-4 each take a share off, not a factor of four; on this machine the target is out
 of reach for the full path in Python. What it buys instead is headroom: the edge answers
 `250` within milliseconds and keeps doing so while the backlog drains.
