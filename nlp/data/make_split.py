@@ -379,7 +379,8 @@ def summary(result: SplitResult) -> str:
         rows.append(f"{intent:<22}" + "".join(f"{c:>8}" for c in counts))
     totals = [len(result.splits[n]) for n in SPLITS]
     rows.append(f"{'total':<22}" + "".join(f"{c:>8}" for c in totals))
-    rows.append(f"near-duplicate groups (kept in one split): {result.groups}; dropped: {len(result.dropped)}")
+    rows.append(f"near-duplicate groups (kept in one split): {result.groups}; "
+                f"dropped: {len(result.dropped)}")
     return "\n".join(rows)
 
 
@@ -407,7 +408,8 @@ def counts_markdown(result: SplitResult) -> str:
         cells += [sum(cells), *(per_writer[w][value] for w in writers)]
         rows.append(f"| {value[0]} | {value[1]} | " + " | ".join(map(str, cells)) + " |")
     note = (
-        f"Groups of near-duplicates kept in one split: {result.groups}; duplicates dropped: {len(result.dropped)}. "
+        f"Groups of near-duplicates kept in one split: {result.groups}; "
+        f"duplicates dropped: {len(result.dropped)}. "
         "Aspect and inspectorate rows count messages carrying the value (a message may carry "
         "several)."
     )
