@@ -104,3 +104,14 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[settin
     monkeypatch.chdir(tmp_path)
     with settings_mod.override_settings(database_url=f"sqlite:///{tmp_path / 'intake.db'}") as s:
         yield s
+
+
+@pytest.fixture
+def cli_db(settings: settings_mod.Settings, tmp_path: Path,
+           monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A SQLite case store (``cli.db`` in the returned folder) for commands run as
+    ``intake-bot`` runs them: settings are read again from the environment."""
+    monkeypatch.setenv("INTAKE_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    settings_mod.set_settings(None)
+    yield tmp_path
+    settings_mod.set_settings(None)

@@ -8,10 +8,8 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 
-from intake import settings as settings_mod
 from intake.classify import numbered_batches
 from intake.cli import cli
 
@@ -61,14 +59,6 @@ def test_input_that_keeps_coming_is_read_in_full_batches() -> None:
     batches = list(numbered_batches(lambda _n: next(chunks), ready=lambda: True, size=4))
     assert [len(b) for b in batches] == [4, 4, 2]
     assert batches[-1] == [(9, b"y"), (10, b"y")]
-
-
-@pytest.fixture
-def cli_db(settings: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    monkeypatch.setenv("INTAKE_DATABASE_URL", f"sqlite:///{tmp_path / 'contract.db'}")
-    settings_mod.set_settings(None)
-    yield tmp_path
-    settings_mod.set_settings(None)
 
 
 def test_cases_list_shows_the_london_received_date(cli_db: Path) -> None:

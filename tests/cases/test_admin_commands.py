@@ -4,28 +4,17 @@ and erase, purge, on a SQLite store made by the real pipeline."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 
-from intake import settings as settings_mod
 from intake.cli import cli
 
 FORM = {"caller_name": "Ms Ffion Hughes", "phone": "029 2018 0001",
         "email": "ffion@example.org", "email_consent": "yes", "role": "parent_carer",
         "what_happened": "The inspector spoke to my daughter without any adult present and "
         "the report names the wrong class teacher."}
-
-
-@pytest.fixture
-def cli_db(settings: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    monkeypatch.setenv("INTAKE_DATABASE_URL", f"sqlite:///{tmp_path / 'admin.db'}")
-    settings_mod.set_settings(None)
-    yield tmp_path
-    settings_mod.set_settings(None)
 
 
 def run(*args: str) -> tuple[int, str]:
@@ -62,7 +51,7 @@ def test_people_export_erase_and_purge(cli_db: Path) -> None:
     assert code == 0 and json.loads(out)["cases"][0]["reference"] == ref
     code, out = run("people", "erase", "ffion@example.org", "--reason", "asked")
     assert code == 0 and json.loads(out)["kept_cases"] == [ref]  # still open
-    store = Store(f"sqlite:///{cli_db / 'admin.db'}")
+    store = Store(f"sqlite:///{cli_db / 'cli.db'}")
     with store.session() as s:
         case = s.query(Case).filter_by(reference=ref).one()
         case.status, case.closed_at = "closed", datetime(2026, 1, 5, tzinfo=UTC)

@@ -78,18 +78,8 @@ def test_invalid_form_cannot_become_a_record() -> None:
         phone_record({**GOOD, "what_happened": ""}, operator="op-1", now=NOW)
 
 
-@pytest.fixture
-def db_env(settings: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    from intake import settings as settings_mod
-
-    monkeypatch.setenv("INTAKE_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
-    settings_mod.set_settings(None)
-    yield tmp_path
-    settings_mod.set_settings(None)
-
-
-def test_phone_command_from_a_json_file_makes_a_case(db_env: Path) -> None:
-    form = db_env / "call.json"
+def test_phone_command_from_a_json_file_makes_a_case(cli_db: Path) -> None:
+    form = cli_db / "call.json"
     form.write_text(json.dumps({**GOOD, "email_consent": "no", "address": "1 High St, Leeds",
                                 "operator": "op-9"}))
     result = CliRunner().invoke(cli, ["phone", "--json", str(form)])
@@ -103,18 +93,18 @@ def test_phone_command_from_a_json_file_makes_a_case(db_env: Path) -> None:
     assert "1 High St" in shown.stdout  # the printable letter carries the address block
 
 
-def test_phone_command_refuses_bad_json_and_bad_fields(db_env: Path) -> None:
-    broken = db_env / "broken.json"
+def test_phone_command_refuses_bad_json_and_bad_fields(cli_db: Path) -> None:
+    broken = cli_db / "broken.json"
     broken.write_text("{not json")
     result = CliRunner().invoke(cli, ["phone", "--json", str(broken)])
     assert result.exit_code == 2 and "--json" in result.output
-    incomplete = db_env / "incomplete.json"
+    incomplete = cli_db / "incomplete.json"
     incomplete.write_text(json.dumps({"caller_name": "A"}))
     result = CliRunner().invoke(cli, ["phone", "--json", str(incomplete)])
     assert result.exit_code == 2 and "what_happened" in result.output
 
 
-def test_phone_command_at_the_prompts(db_env: Path) -> None:
+def test_phone_command_at_the_prompts(cli_db: Path) -> None:
     answers = ["Ms Ada Obi", "0113 496 0000", "", "no", "2 Park Row, Leeds", "provider",
                "Little Acorns Nursery", "EY654321", "12 and 13 November", "",
                "The inspector was rude to my deputy and the report has our ratio wrong",
@@ -125,8 +115,8 @@ def test_phone_command_at_the_prompts(db_env: Path) -> None:
     assert summary["reference"].startswith("CMP-")
 
 
-def test_large_print_request_gives_a_large_print_letter(db_env: Path) -> None:
-    form = db_env / "call.json"
+def test_large_print_request_gives_a_large_print_letter(cli_db: Path) -> None:
+    form = cli_db / "call.json"
     form.write_text(json.dumps({**GOOD, "email_consent": "no", "address": "1 High St",
                                 "large_print": True}))
     result = CliRunner().invoke(cli, ["phone", "--json", str(form)])
@@ -136,8 +126,8 @@ def test_large_print_request_gives_a_large_print_letter(db_env: Path) -> None:
     assert "large-print" in html
 
 
-def test_phone_command_reads_a_file_with_a_byte_order_mark(db_env: Path) -> None:
-    form = db_env / "call.json"
+def test_phone_command_reads_a_file_with_a_byte_order_mark(cli_db: Path) -> None:
+    form = cli_db / "call.json"
     form.write_bytes(b"\xef\xbb\xbf" + json.dumps(GOOD).encode())
     result = CliRunner().invoke(cli, ["phone", "--json", str(form)])
     assert result.exit_code == 0, result.output
@@ -150,18 +140,18 @@ def test_phone_command_reads_a_file_with_a_byte_order_mark(db_env: Path) -> None
     ({"what_happened": ["rude", "wrong"]}, "what_happened"),
     ({"inspection_dates": [12, 13]}, "inspection_dates"),
 ])
-def test_phone_command_refuses_values_that_are_not_text(db_env: Path,
+def test_phone_command_refuses_values_that_are_not_text(cli_db: Path,
                                                         change: dict[str, object],
                                                         field: str) -> None:
-    form = db_env / "call.json"
+    form = cli_db / "call.json"
     form.write_text(json.dumps({**GOOD, **change}))
     result = CliRunner().invoke(cli, ["phone", "--json", str(form)])
     assert result.exit_code == 2
     assert f"{field}: Enter text" in result.output
 
 
-def test_phone_command_takes_numbers_and_a_list_of_dates_as_text(db_env: Path) -> None:
-    form = db_env / "call.json"
+def test_phone_command_takes_numbers_and_a_list_of_dates_as_text(cli_db: Path) -> None:
+    form = cli_db / "call.json"
     form.write_text(json.dumps({**GOOD, "urn": 123456,
                                 "inspection_dates": ["10 November", "11 November"]}))
     result = CliRunner().invoke(cli, ["phone", "--json", str(form)])

@@ -287,16 +287,23 @@ async def test_a_letter_queued_without_its_mail_is_built_once_with_its_message_i
     assert letter_row(store, letter_id).status == "sent"
 
 
+def add_fresh_letter(session, settings: Settings) -> tuple[Letter, Case]:  # noqa: ANN001
+    """A letter inserted by this transaction, as the pipeline inserts one: its Message-ID
+    set and the outbox told it is new."""
+    from intake.email.outbox import fresh_message_id, mark_fresh
+
+    letter, case = add_letter(session)
+    letter.message_id = fresh_message_id(case, settings)
+    session.flush()
+    mark_fresh(session, letter)
+    return letter, case
+
+
 def test_a_fresh_letter_keeps_the_message_id_it_was_inserted_with(
         store: Store, settings: Settings) -> None:
     """A letter inserted by the same transaction: no lookup, its Message-ID stays."""
-    from intake.email.outbox import fresh_message_id, mark_fresh
-
     with store.session() as session:
-        letter, case = add_letter(session)
-        letter.message_id = fresh_message_id(case, settings)
-        session.flush()
-        mark_fresh(session, letter)
+        letter, case = add_fresh_letter(session, settings)
         item = queue_letter_email(session, letter, case, to=letter.recipient or "",
                                   in_reply_to=None, references=[], settings=settings)
         assert item.message_id == letter.message_id and REF in item.message_id
@@ -313,13 +320,8 @@ def test_a_fresh_letter_keeps_the_message_id_it_was_inserted_with(
 
 def test_a_fresh_letter_to_an_unusable_address_fails_without_a_message_id(
         store: Store, settings: Settings) -> None:
-    from intake.email.outbox import fresh_message_id, mark_fresh
-
     with store.session() as session:
-        letter, case = add_letter(session)
-        letter.message_id = fresh_message_id(case, settings)
-        session.flush()
-        mark_fresh(session, letter)
+        letter, case = add_fresh_letter(session, settings)
         queue_letter_email(session, letter, case, to="a@x.org, b@y.org", in_reply_to=None,
                            references=[], settings=settings)
         letter_id = letter.id
