@@ -12,12 +12,14 @@ bag-of-words scores.
 
 from __future__ import annotations
 
+import io
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import srsly
 from spacy.language import Language
 from spacy.tokens import Doc
 from spacy.util import minibatch
@@ -116,32 +118,48 @@ class VectorHeads:
                 for label, s in zip(head.labels, row, strict=True):
                     cats[label] = (1 - w) * cats.get(label, 0.0) + s
 
-    def to_disk(self, path: Path, *, exclude: Iterable[str] = ()) -> None:
-        path = Path(path)
-        path.mkdir(parents=True, exist_ok=True)
+    def _cfg(self) -> dict[str, object]:
+        return {"blend": self.blend, "vectors": self.digest,
+                "heads": {k: {"labels": list(h.labels), "exclusive": h.exclusive}
+                          for k, h in self.heads.items()}}
+
+    def _arrays(self) -> dict[str, np.ndarray]:
         arrays = {f"{k}.weights": h.weights for k, h in self.heads.items()}
         arrays.update({f"{k}.bias": h.bias for k, h in self.heads.items()})
-        np.savez(path / "heads.npz", **arrays)  # type: ignore[arg-type]
-        cfg = {"blend": self.blend, "vectors": self.digest,
-               "heads": {k: {"labels": list(h.labels), "exclusive": h.exclusive}
-                         for k, h in self.heads.items()}}
-        (path / "cfg.json").write_text(json.dumps(cfg, indent=1), encoding="utf-8")
+        return arrays
 
-    def from_disk(self, path: Path, *, exclude: Iterable[str] = ()) -> VectorHeads:
-        path = Path(path)
-        cfg = json.loads((path / "cfg.json").read_text(encoding="utf-8"))
+    def _restore(self, cfg: dict, arrays: Mapping[str, np.ndarray]) -> VectorHeads:
+        """Heads from their saved form; refused when the word vectors have changed."""
         if cfg["vectors"] != self.vectors.digest:
             raise ValueError("the word vectors changed since this model was trained: "
                              "run `intake-bot nlp train`")
         self.digest, self.blend = cfg["vectors"], dict(cfg["blend"])
-        with np.load(path / "heads.npz") as arrays:
-            self.heads = {k: Head(tuple(c["labels"]), bool(c["exclusive"]),
-                                  arrays[f"{k}.weights"], arrays[f"{k}.bias"])
-                          for k, c in cfg["heads"].items()}
+        self.heads = {k: Head(tuple(c["labels"]), bool(c["exclusive"]),
+                              arrays[f"{k}.weights"], arrays[f"{k}.bias"])
+                      for k, c in cfg["heads"].items()}
         return self
 
+    def to_disk(self, path: Path, *, exclude: Iterable[str] = ()) -> None:
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        np.savez(path / "heads.npz", **self._arrays())  # type: ignore[arg-type]
+        (path / "cfg.json").write_text(json.dumps(self._cfg(), indent=1), encoding="utf-8")
+
+    def from_disk(self, path: Path, *, exclude: Iterable[str] = ()) -> VectorHeads:
+        path = Path(path)
+        cfg = json.loads((path / "cfg.json").read_text(encoding="utf-8"))
+        with np.load(path / "heads.npz") as arrays:
+            return self._restore(cfg, arrays)
+
     def to_bytes(self, *, exclude: Iterable[str] = ()) -> bytes:
-        raise NotImplementedError("vector_heads is saved with to_disk only")
+        buffer = io.BytesIO()
+        np.savez(buffer, **self._arrays())  # type: ignore[arg-type]
+        return srsly.msgpack_dumps({"cfg": self._cfg(), "arrays": buffer.getvalue()})
+
+    def from_bytes(self, data: bytes, *, exclude: Iterable[str] = ()) -> VectorHeads:
+        saved = srsly.msgpack_loads(data)
+        with np.load(io.BytesIO(saved["arrays"])) as arrays:
+            return self._restore(saved["cfg"], arrays)
 
 
 @Language.factory("vector_heads")

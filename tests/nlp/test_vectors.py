@@ -110,3 +110,16 @@ def test_a_model_trained_on_other_vectors_is_refused(tmp_path: Path) -> None:
         load_vectors().digest, "0" * 16), encoding="utf-8")
     with pytest.raises(ValueError, match="word vectors changed"):
         SpacyClassifier.load(target)
+
+
+def test_the_heads_survive_a_round_trip_through_bytes() -> None:
+    model = shipped()
+    text = "The inspector laughed at a child's drawing in front of the class."
+    (before,) = model.nlp.pipe([text])
+    restored = spacy.load(SHIPPED_MODEL)
+    heads = restored.get_pipe(VECTOR_HEADS)
+    heads.heads, heads.blend = {}, {}  # type: ignore[attr-defined]
+    heads.from_bytes(model.nlp.get_pipe(VECTOR_HEADS).to_bytes())  # type: ignore[attr-defined]
+    (after,) = restored.pipe([text])
+    assert after.cats == pytest.approx(before.cats)
+    assert heads.blend == BLEND  # type: ignore[attr-defined]
