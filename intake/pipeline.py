@@ -21,14 +21,9 @@ message for a person; any other failure marks it ``failed`` and it is retried wi
 from __future__ import annotations
 
 import asyncio
-import fcntl
 import logging
-import os
-import threading
 import time
-import weakref
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -54,6 +49,7 @@ from intake.steps.open_case import open_case
 from intake.steps.parse import parse_message, parse_raw
 from intake.steps.screen import screen_machines
 from intake.steps.thread import join_thread
+from intake.writer_lock import WriterBusy, writer
 
 log = logging.getLogger(__name__)
 
@@ -76,9 +72,6 @@ FIRST_RETRY = timedelta(seconds=30)
 # commit and the classifier call, but hold SQLite's write lock longer per transaction.
 BATCH_SIZE = 8
 
-WRITER_TIMEOUT = 30.0  # as SQLite's busy timeout (intake/cases/db.py)
-_WRITERS: weakref.WeakKeyDictionary[Store, _WriterLock] = weakref.WeakKeyDictionary()
-_WRITERS_GUARD = threading.Lock()
 
 
 class StoreUnavailable(Exception):
@@ -104,7 +97,7 @@ def accept(store: Store, record: IntakeRecord) -> int:
            "sender": record.sender[:512], "recipients": list(record.recipients),
            "disposition": PENDING}
     try:
-        with _writer(store), store.session() as session:
+        with writer(store), store.session() as session:
             message_id = session.connection().execute(
                 _STORE_RAW, row).scalar_one()
     except (SQLAlchemyError, OSError) as exc:  # OSError: the writer lock file
@@ -120,75 +113,6 @@ def describe(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.strerror:
         return f"{type(exc).__name__} ({exc.strerror})"
     return type(exc).__name__
-
-
-@dataclass
-class _WriterLock:
-    """The pipeline's SQLite writer lock: a thread lock, plus an exclusive ``flock`` on a
-    file beside the database that every process of this service takes (the kernel drops
-    it when a process dies, even by SIGKILL)."""
-
-    threads: threading.Lock
-    fd: int | None
-
-
-def _writer_lock(store: Store) -> _WriterLock:
-    with _WRITERS_GUARD:
-        lock = _WRITERS.get(store)
-        if lock is None:
-            database = store.engine.url.database
-            fd = None
-            if database and database != ":memory:":
-                fd = os.open(f"{database}-writer.lock", os.O_RDWR | os.O_CREAT, 0o600)
-                weakref.finalize(store, os.close, fd)
-            lock = _WRITERS[store] = _WriterLock(threading.Lock(), fd)
-        return lock
-
-
-class WriterBusy(SQLAlchemyError):
-    """The SQLite writer lock was not free within the busy timeout: handled as SQLite's
-    own "database is locked" (the edge answers 451 or spools; the worker tries later)."""
-
-
-def _flock(fd: int, deadline: float) -> None:
-    """An exclusive ``flock``, polled (at most 5 ms apart) so that it can time out."""
-    pause = 0.0005
-    while True:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return
-        except BlockingIOError:
-            if time.monotonic() >= deadline:
-                raise WriterBusy("pipeline writer lock busy") from None
-            time.sleep(pause)
-            pause = min(pause * 2, 0.005)
-
-
-@contextmanager
-def _writer(store: Store) -> Iterator[None]:
-    """SQLite: one pipeline writer at a time (the SMTP edge's accept, the workers' batch
-    transactions), handed over as soon as the last one commits. SQLite's own busy handler
-    polls in growing sleeps (up to 100 ms), so a store waiting behind a worker's
-    transaction answered its ``250`` late. Other writers (the outbox, reminders) still
-    meet the busy handler. PostgreSQL locks rows instead."""
-    if store.is_postgres:
-        yield
-        return
-    lock = _writer_lock(store)
-    deadline = time.monotonic() + WRITER_TIMEOUT
-    if not lock.threads.acquire(timeout=WRITER_TIMEOUT):
-        raise WriterBusy("pipeline writer lock busy")
-    try:
-        if lock.fd is None:
-            yield
-            return
-        _flock(lock.fd, deadline)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock.fd, fcntl.LOCK_UN)
-    finally:
-        lock.threads.release()
 
 
 def _lock_first(session: Session, store: Store, message_id: int) -> None:
@@ -284,7 +208,7 @@ def _run_steps(session: Session, settings: Settings, msg: Message,
 def _write(store: Store, batch: list[Prepared], settings: Settings) -> list[Outcome]:
     """One transaction for the batch: claim what is still due, run every step, commit."""
     outcomes = []
-    with _writer(store), store.session() as session:
+    with writer(store), store.session() as session:
         _lock_first(session, store, batch[0].message_id)
         claimed = _claim(session, store, [item.message_id for item in batch],
                          raw=any(item.parsed is None for item in batch))
@@ -300,7 +224,7 @@ def _write(store: Store, batch: list[Prepared], settings: Settings) -> list[Outc
 
 def _record_failure(store: Store, message_id: int, exc: Exception) -> Outcome:
     """Quarantine the sender's fault; retry ours with backoff, then quarantine."""
-    with _writer(store), store.session() as session:
+    with writer(store), store.session() as session:
         _lock_first(session, store, message_id)
         msg = session.get(Message, message_id)
         assert msg is not None

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import func, select
 
-from intake import pipeline
+from intake import pipeline, writer_lock
 from intake.cases.db import Store
 from intake.cases.models import AuditEntry, Case, Letter, Message
 from intake.channels.phone import phone_record
@@ -268,7 +268,7 @@ def test_a_store_waits_for_the_sqlite_writer_of_another_process_and_gives_up_in_
 
     path = f"{sqlite_store.engine.url.database}-writer.lock"
     fd = os.open(path, os.O_RDWR | os.O_CREAT)  # as a worker process holding the lock
-    monkeypatch.setattr(pipeline, "WRITER_TIMEOUT", 0.2)
+    monkeypatch.setattr(writer_lock, "WRITER_TIMEOUT", 0.2)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         with pytest.raises(pipeline.StoreUnavailable):  # the edge answers 451 or spools
