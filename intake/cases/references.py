@@ -3,18 +3,23 @@
 Numbers come from one counter row per prefix and year, bumped with a single atomic
 ``UPDATE … RETURNING``: the row lock serialises concurrent writers on PostgreSQL and SQLite
 alike, so no reference is issued twice. A transaction that rolls back after taking a number
-leaves a gap, which is allowed.
+leaves a gap, which is allowed. The pipeline takes them through :func:`new_reference`,
+which keeps SQLite's numbers gap-free within a batch.
 """
 
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
-from sqlalchemy import insert, update
+from sqlalchemy import insert, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from intake.cases.models import ReferenceCounter
+
+if TYPE_CHECKING:
+    from intake.steps.context import Batch
 
 PREFIX = "CMP"
 REFERENCE_RE = re.compile(r"\b([A-Z]{2,5}-\d{4}-\d{5,})\b")
@@ -63,3 +68,45 @@ def find_references(text: str | None) -> list[str]:
         if ref not in seen:
             seen.append(ref)
     return seen
+
+
+def new_reference(session: Session, year: int, batch: Batch | None = None) -> str:
+    """A new case's reference, as the pipeline takes them (``batch``: the write
+    transaction's shared state, ``intake.steps.context.Batch``).
+
+    On PostgreSQL the counter is bumped in a short transaction of its own, so a batch does
+    not keep the counter row locked until it commits (other workers would queue behind
+    it), and once per batch: the first case takes numbers for every message left in the
+    batch. A rollback, or a message that opens no case, then leaves a gap, which is
+    allowed; no number is issued twice. That commit need not wait for the disk: the case
+    that uses the number commits later and durably, which makes the earlier bump durable
+    too.
+
+    On SQLite the first case of a write transaction bumps the counter (taking its row);
+    the next ones count on in ``batch``, which writes the counter once before the commit
+    (gap-free: the numbers and the counter commit or roll back together)."""
+    bind = session.get_bind()
+    if bind.dialect.name == "postgresql":
+        return format_reference(PREFIX, year, _taken_ahead(session, year, batch))
+    if batch is None:
+        return allocate_reference(session, year)
+    counter = batch.counters.get((PREFIX, year))
+    if counter is None:
+        with session.no_autoflush:  # the message row's UPDATE waits for the case's
+            number = allocate_number(session, year)
+        batch.counters[(PREFIX, year)] = [number, number]
+    else:
+        counter[1] += 1
+        number = counter[1]
+    return format_reference(PREFIX, year, number)
+
+
+def _taken_ahead(session: Session, year: int, batch: Batch | None) -> int:
+    """PostgreSQL: the next number taken ahead for the batch, taking more when none is
+    left (in a short transaction of its own)."""
+    numbers = batch.numbers.setdefault((PREFIX, year), []) if batch else []
+    if not numbers:
+        with Session(session.get_bind()) as own, own.begin():
+            own.execute(text("SET LOCAL synchronous_commit TO OFF"))
+            numbers += allocate_numbers(own, year, max(1, batch.left if batch else 1))
+    return numbers.pop(0)

@@ -9,22 +9,15 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from sqlalchemy import or_, select, text
-from sqlalchemy.orm import Session
+from sqlalchemy import or_, select
 
 from intake.cases.audit import SYSTEM
 from intake.cases.models import NEW_CASE, Case, CaseLink, Complainant, Label
-from intake.cases.references import (
-    PREFIX,
-    allocate_number,
-    allocate_numbers,
-    allocate_reference,
-    format_reference,
-)
+from intake.cases.references import new_reference
 from intake.records import Classification
 from intake.rules.deadlines import received_date
 from intake.scan import flag_case
-from intake.steps.context import Batch, Context
+from intake.steps.context import Context
 from intake.steps.deadlines import compute_case_deadlines
 
 LINK_WINDOW = timedelta(days=120)
@@ -118,47 +111,6 @@ def _propose_subject_link(ctx: Context, case: Case) -> None:
         ctx.session.add(CaseLink(case_id=case.id, other_case_id=named.id, kind="proposed",
                                  reason="subject names this case; sender is not its "
                                  "complainant", created_by=SYSTEM))
-
-
-def new_reference(session: Session, year: int, batch: Batch | None = None) -> str:
-    """The case's reference.
-
-    On PostgreSQL the counter is bumped in a short transaction of its own, so a batch does
-    not keep the counter row locked until it commits (other workers would queue behind
-    it), and once per batch: the first case takes numbers for every message left in the
-    batch. A rollback, or a message that opens no case, then leaves a gap, which is
-    allowed; no number is issued twice. That commit need not wait for the disk: the case
-    that uses the number commits later and durably, which makes the earlier bump durable
-    too.
-
-    On SQLite the first case of a write transaction bumps the counter (taking its row);
-    the next ones count on in ``batch``, which writes the counter once before the commit
-    (gap-free: the numbers and the counter commit or roll back together)."""
-    bind = session.get_bind()
-    if bind.dialect.name == "postgresql":
-        return format_reference(PREFIX, year, _taken_ahead(session, year, batch))
-    if batch is None:
-        return allocate_reference(session, year)
-    counter = batch.counters.get((PREFIX, year))
-    if counter is None:
-        with session.no_autoflush:  # the message row's UPDATE waits for the case's
-            number = allocate_number(session, year)
-        batch.counters[(PREFIX, year)] = [number, number]
-    else:
-        counter[1] += 1
-        number = counter[1]
-    return format_reference(PREFIX, year, number)
-
-
-def _taken_ahead(session: Session, year: int, batch: Batch | None) -> int:
-    """PostgreSQL: the next number taken ahead for the batch, taking more when none is
-    left (in a short transaction of its own)."""
-    numbers = batch.numbers.setdefault((PREFIX, year), []) if batch else []
-    if not numbers:
-        with Session(session.get_bind()) as own, own.begin():
-            own.execute(text("SET LOCAL synchronous_commit TO OFF"))
-            numbers += allocate_numbers(own, year, max(1, batch.left if batch else 1))
-    return numbers.pop(0)
 
 
 def open_case(ctx: Context) -> None:
