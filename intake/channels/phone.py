@@ -222,7 +222,10 @@ def parse_phone(raw: bytes) -> ParsedMessage:
 
 
 def _prompt_fields() -> dict[str, Any]:
-    """Ask for each field at the terminal, repeating until the form validates."""
+    """Ask for each field at the terminal, repeating until the form validates.
+
+    Prompts go to stderr so that stdout carries only the JSON result, as with ``--json``.
+    """
     fields: dict[str, Any] = {}
     questions = [
         ("caller_name", "Caller's name"), ("phone", "Phone"), ("email", "Email"),
@@ -235,12 +238,12 @@ def _prompt_fields() -> dict[str, Any]:
         ("call_time", "Call time (blank for now)"),
     ]
     for name, label in questions:
-        fields[name] = click.prompt(label, default="", show_default=False)
+        fields[name] = click.prompt(label, default="", show_default=False, err=True)
     while errors := validate_phone_fields({k: v for k, v in fields.items() if v != ""}):
         for name, message in errors.items():
             click.echo(f"  {name}: {message}", err=True)
             fields[name] = click.prompt(dict(questions).get(name, name), default="",
-                                        show_default=False)
+                                        show_default=False, err=True)
     return {k: v for k, v in fields.items() if v != ""}
 
 

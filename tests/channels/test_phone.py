@@ -111,8 +111,9 @@ def test_phone_command_at_the_prompts(cli_db: Path) -> None:
                "An apology", "", "mornings", ""]
     result = CliRunner().invoke(cli, ["phone"], input="\n".join(answers) + "\n")
     assert result.exit_code == 0, result.output
-    summary = json.loads(result.stdout[result.stdout.index("{"):])
+    summary = json.loads(result.stdout)  # the prompts are on stderr, not in the result
     assert summary["reference"].startswith("CMP-")
+    assert "Caller's name" in result.stderr
 
 
 def test_large_print_request_gives_a_large_print_letter(cli_db: Path) -> None:
