@@ -57,6 +57,33 @@ def test_read_mail_builds_the_tree_message_from_bytes_builds(mail_policy: Any) -
     assert len(MESSAGES) > 1000 and not differ
 
 
+def test_the_line_buffer_ends_where_the_stdlib_buffer_ends() -> None:
+    from email.feedparser import NLCRE, BufferedSubFile, NeedMoreData
+
+    def drain(buffer: Any) -> list[Any]:
+        out = []
+        for line in buffer:
+            out.append(line)
+            if line is NeedMoreData:
+                break
+        return out + [list(buffer._lines)]
+
+    text = "a\r\nb\n--sep\r\n\nc\r"
+    for closed in (True, False):
+        for matchers in ([], [NLCRE.match], [lambda line: line.startswith("--sep")]):
+            for put_back in ("", "x\n", None):
+                theirs, mine = BufferedSubFile(), parse._Lines()
+                for buffer in (theirs, mine):
+                    buffer.push(text)
+                    if put_back is not None:
+                        buffer.unreadline(put_back)
+                    for matcher in matchers:
+                        buffer.push_eof_matcher(matcher)
+                    if closed:
+                        buffer.close()
+                assert drain(mine) == drain(theirs)
+
+
 def test_the_line_end_test_matches_the_stdlib_pattern() -> None:
     from email.feedparser import NLCRE_eol
 
