@@ -8,8 +8,9 @@ only after that). The worker then takes due messages in batches, in two phases:
    together (``classify_many``). This is most of the CPU, and nothing is written.
 2. *Write*, in one short transaction for the whole batch: claim each message (still due?
    ``FOR UPDATE SKIP LOCKED`` on PostgreSQL; SQLite serialises writers) and run ``STEPS``
-   with the prepared parse and labels. Work prepared for a message that another worker
-   finished meanwhile is simply dropped.
+   with the prepared parse and labels, without autoflush: the batch's rows are written
+   together before the commit (``Batch.flush``). Work prepared for a message that another
+   worker finished meanwhile is simply dropped.
 
 If anything in a batch fails, the batch is rolled back whole and its messages are
 processed one by one, each in its own transaction, so a bad message is recorded alone and
@@ -205,6 +206,15 @@ def _run_steps(session: Session, settings: Settings, msg: Message,
     return Outcome(msg.id, msg.disposition, ref)
 
 
+def _join_originals(claimed: dict[int, Message]) -> None:
+    """A duplicate of a message of the same batch joins the case the original opened:
+    that case is inserted with the batch, so the duplicate step read no case id."""
+    for msg in claimed.values():
+        original = claimed.get(msg.duplicate_of_id) if msg.duplicate_of_id else None
+        if original is not None and msg.case_id is None and original.case is not None:
+            msg.case = original.case
+
+
 def _write(store: Store, batch: list[Prepared], settings: Settings) -> list[Outcome]:
     """One transaction for the batch: claim what is still due, run every step, commit."""
     outcomes = []
@@ -213,11 +223,13 @@ def _write(store: Store, batch: list[Prepared], settings: Settings) -> list[Outc
         claimed = _claim(session, store, [item.message_id for item in batch],
                          raw=any(item.parsed is None for item in batch))
         shared = Batch.of(session)
-        for n, item in enumerate(batch):
-            msg = claimed.get(item.message_id)
-            if msg is not None:  # None: already processed, or another worker holds it
-                shared.left = len(batch) - n
-                outcomes.append(_run_steps(session, settings, msg, item, shared))
+        with session.no_autoflush:  # one flush for the batch's rows, in shared.flush
+            for n, item in enumerate(batch):
+                msg = claimed.get(item.message_id)
+                if msg is not None:  # None: already processed, or another worker holds it
+                    shared.left = len(batch) - n
+                    outcomes.append(_run_steps(session, settings, msg, item, shared))
+            _join_originals(claimed)
         shared.flush(session)
     return outcomes
 
@@ -285,10 +297,12 @@ def _write_claimed(store: Store, ids: list[int],
         shared = Batch.of(session)
         ready = [item for item in prepared if item.parsed is not None]
         outcomes = []
-        for n, item in enumerate(ready):
-            shared.left = len(ready) - n
-            outcomes.append(_run_steps(session, settings, claimed[item.message_id], item,
-                                       shared))
+        with session.no_autoflush:  # one flush for the batch's rows, in shared.flush
+            for n, item in enumerate(ready):
+                shared.left = len(ready) - n
+                outcomes.append(_run_steps(session, settings, claimed[item.message_id],
+                                           item, shared))
+            _join_originals(claimed)
         shared.flush(session)
     return outcomes, [item for item in prepared if item.parsed is None]
 

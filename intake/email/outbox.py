@@ -80,21 +80,23 @@ def letter_subject(letter: Letter, case: Case) -> str:
     return subject if case.reference in subject else f"{subject} [{case.reference}]"
 
 
-# session.info key: ids of letters inserted by the session's current transaction. No
+# session.info key: the letters inserted by the session's current transaction (the
+# objects: the pipeline inserts them with its batch, so they may have no id yet). No
 # outbox row can name them yet, so queuing one needs no lookup and no savepoint (the
 # unique key would still refuse a second row).
 FRESH_LETTERS = "intake.fresh_letters"
 
 
 # session.info key: a callable ``(model, **values)`` that inserts an append-only row with
-# the rest of the transaction's rows (the pipeline's batch), if the caller set one.
+# the rest of the transaction's rows (the pipeline's batch), if the caller set one; a
+# value may then be a ``Later`` (``intake.steps.context``), worked out after its flush.
 INSERT_LATER = "intake.insert_later"
 
 
 def mark_fresh(session: Session, letter: Letter) -> None:
     """A letter just inserted by this transaction: :func:`queue_letter_email` skips its
     lookup and keeps the Message-ID the letter was inserted with."""
-    session.info.setdefault(FRESH_LETTERS, set()).add(letter.id)
+    session.info.setdefault(FRESH_LETTERS, set()).add(letter)
 
 
 def fresh_message_id(case: Case, settings: Settings) -> str:
@@ -113,8 +115,9 @@ def queue_letter_email(session: Session, letter: Letter, case: Case, *, to: str,
     the letter's In-Reply-To: no row keeps those, so that mail is built now. An unusable
     address fails the letter here either way.
     """
-    session.flush()  # the letter needs its id for the key
-    fresh = letter.id in session.info.get(FRESH_LETTERS, ())
+    fresh = letter in session.info.get(FRESH_LETTERS, ())
+    if not fresh or session.info.get(INSERT_LATER) is None:
+        session.flush()  # the letter needs its id for the key (the batch's rows: later)
     if not fresh:
         existing = _existing(session, letter_key(letter))
         if existing is not None:
@@ -135,26 +138,30 @@ def queue_letter_email(session: Session, letter: Letter, case: Case, *, to: str,
         if fresh:
             letter.message_id = None  # never queued: as a letter that was not fresh
         _fail_letter(letter, exc.reason)
-        return _add(session, item, fresh)
+        return _add(session, item, letter if fresh else None)
     # Only what changed: a fresh letter already has these, and an attribute set even to
     # its own value makes the next autoflush run the unit of work.
     for name, value in (("message_id", message_id), ("status", "queued"),
                         ("recipient", to), ("in_reply_to", parent)):
         if getattr(letter, name) != value:
             setattr(letter, name, value)
-    return _add(session, item, fresh)
+    return _add(session, item, letter if fresh else None)
 
 
-def _add(session: Session, item: OutboxItem, fresh: bool) -> OutboxItem:
+def _add(session: Session, item: OutboxItem, fresh: Letter | None) -> OutboxItem:
     """Insert the item. A fresh letter's is inserted with the transaction's other rows
-    when the caller collects them (the returned item then stays outside the session)."""
-    if not fresh:
+    when the caller collects them (the returned item then stays outside the session, and
+    its key and letter id are worked out when those rows are inserted)."""
+    if fresh is None:
         return _add_once(session, item)
     later = session.info.get(INSERT_LATER)
     if later is None:
         session.add(item)
         return item
-    later(OutboxItem, idempotency_key=item.idempotency_key, letter_id=item.letter_id,
+    from intake.steps.context import Later, id_of
+
+    key = item.idempotency_key if fresh.id is not None else Later(lambda: letter_key(fresh))
+    later(OutboxItem, idempotency_key=key, letter_id=id_of(fresh),
           purpose=item.purpose, envelope_from=item.envelope_from, recipients=item.recipients,
           raw=item.raw, message_id=item.message_id, status=item.status, attempts=0,
           next_attempt_at=item.next_attempt_at, last_error=item.last_error)

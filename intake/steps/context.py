@@ -3,6 +3,7 @@ one write transaction (a batch, or a single message) share."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -16,11 +17,42 @@ from intake.rules.deadlines import Deadlines
 from intake.settings import Settings
 
 
+class Later:
+    """A value known only once the unit of work has inserted the rows of the batch (an
+    id, or a key made of one): a batch row may hold it, and :meth:`Batch.flush` works it
+    out after the session's one flush."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Callable[[], Any]) -> None:
+        self.value = value
+
+
+def id_of(row: Base) -> int | Later:
+    """The row's id, or its id as it will be once the batch's rows are inserted."""
+    known = row.id  # type: ignore[attr-defined]
+    return known if known is not None else Later(lambda: row.id)  # type: ignore[attr-defined]
+
+
+def _resolved(values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` with each :class:`Later` worked out (also one level down: audit detail)."""
+    for key, value in values.items():
+        if isinstance(value, Later):
+            values[key] = value.value()
+        elif isinstance(value, dict):
+            _resolved(value)
+    return values
+
+
 @dataclass
 class Batch:
     """Per write transaction: rows written once for all its messages, just before the
     commit (:meth:`flush`), and answers read once for all of them.
 
+    - the cases, complainants and letters are ORM objects, inserted by one flush of the
+      unit of work for the whole batch (the steps run without autoflush); rows that need
+      their ids hold :class:`Later` values until then, and the link proposals of a case
+      see the cases opened earlier in the batch in :attr:`cases`;
     - labels, deadlines, proposed case links and audit rows are append-only and read by
       no later step, so each table's rows go in one multi-row INSERT;
     - SQLite: case numbers are counted here after the first bump of the transaction (which
@@ -36,6 +68,8 @@ class Batch:
     numbers: dict[tuple[str, int], list[int]] = field(default_factory=dict)  # PostgreSQL
     left: int = 1  # messages of the batch not yet through their steps, this one included
     switches: dict[str, bool] = field(default_factory=dict)
+    cases: list[Case] = field(default_factory=list)  # opened by this batch, oldest first
+    then: list[Callable[[], Any]] = field(default_factory=list)  # see :meth:`after`
 
     @classmethod
     def of(cls, session: Session) -> Batch:
@@ -52,14 +86,20 @@ class Batch:
         self.add(AuditEntry, at=datetime.now(UTC), actor=actor,
                  case_reference=case_reference, action=action, detail=detail)
 
+    def after(self, action: Callable[[], Any]) -> None:
+        """Run ``action`` in the transaction once the batch's rows are in (it needs ids)."""
+        self.then.append(action)
+
     def add(self, model: type[Base], **values: Any) -> None:
         """One append-only row, inserted with the batch (same transaction)."""
         self.rows.setdefault(model, []).append(values)
 
     def flush(self, session: Session) -> None:
         """Write what was collected; called inside the transaction, before its commit."""
+        session.flush()  # the batch's cases, complainants and letters: their ids
         for model, rows in self.rows.items():
-            session.execute(insert(model).execution_options(render_nulls=True), rows)
+            session.execute(insert(model).execution_options(render_nulls=True),
+                            [_resolved(row) for row in rows])
         self.rows = {}  # (a row added after this flush would need another one)
         for (prefix, year), (first, last) in self.counters.items():
             if last != first:
@@ -68,6 +108,9 @@ class Batch:
                                        ReferenceCounter.year == year)
                                 .values(last=last))
             self.counters[(prefix, year)] = [last, last]
+        actions, self.then = self.then, []
+        for action in actions:
+            action()
 
 
 @dataclass

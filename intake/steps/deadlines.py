@@ -6,7 +6,7 @@ from datetime import date, datetime
 
 from intake.cases.models import Case, Deadline
 from intake.rules.deadlines import LONDON, Deadlines, compute_deadlines
-from intake.steps.context import Context
+from intake.steps.context import Context, id_of
 
 
 def _row(kind: str, due: date | datetime, rule: str, source: str | None,
@@ -43,5 +43,6 @@ def write_deadlines(ctx: Context) -> None:
             for kind in ("acknowledge_by", "respond_by", "time_limit_ends")
             if getattr(d, kind) is not None]
     rows += [_row(m.kind, m.due, m.rule, m.source, d.rule_version) for m in d.milestones]
+    case_id = id_of(case)
     for row in rows:  # inserted with the batch; the case's collection loads when read
-        ctx.batch.add(Deadline, case_id=case.id, **row)
+        ctx.batch.add(Deadline, case_id=case_id, **row)

@@ -24,7 +24,7 @@ from intake.letters import (
     render_printable,
 )
 from intake.records import Contact
-from intake.steps.context import Context
+from intake.steps.context import Context, id_of
 from intake.switches import PAUSED_REASON, letters_paused
 
 # The one hold that PRODUCT.md lets lapse at the acknowledgement deadline (reminders).
@@ -86,8 +86,7 @@ def _letter_row(ctx: Context, rendered: RenderedLetter, dest: Destination, statu
         # As the outbox will set them when it queues the letter, so its INSERT has them.
         letter.message_id = fresh_message_id(ctx.case, ctx.settings)
         letter.in_reply_to = valid_message_id(letter.in_reply_to)
-    ctx.case.letters.append(letter)
-    ctx.session.flush()
+    ctx.case.letters.append(letter)  # inserted with the batch's rows (``Batch.flush``)
     mark_fresh(ctx.session, letter)
     ctx.letters.append(letter)
     return letter
@@ -140,13 +139,13 @@ def prepare_letter(ctx: Context) -> None:
         else rendered.html
     status = "held" if hold else "queued"
     main = _letter_row(ctx, rendered, dest, status, hold, html)
-    ctx.batch.audit(SYSTEM, "letter_prepared", ctx.case.reference, letter_id=main.id,
+    ctx.batch.audit(SYSTEM, "letter_prepared", ctx.case.reference, letter_id=id_of(main),
                     kind=kind, status=status, delivery=dest.delivery, hold_reason=hold)
     review_hold = hold == REVIEW_REASON
     if review_hold and dest.delivery == "email" and dest.to:
         receipt = render_letter("receipt", data)
         row = _letter_row(ctx, receipt, dest, "queued", None, receipt.html)
-        ctx.batch.audit(SYSTEM, "letter_prepared", ctx.case.reference, letter_id=row.id,
+        ctx.batch.audit(SYSTEM, "letter_prepared", ctx.case.reference, letter_id=id_of(row),
                         kind="receipt", status="queued", delivery="email")
 
 

@@ -31,7 +31,10 @@ def notify_staff(ctx: Context) -> None:
                                 settings=ctx.settings)
     from intake.alerts import raise_alert
 
+    # An alert names the case by id: raised once the batch's rows are in (same
+    # transaction), so its flush does not split the batch's inserts.
+    session, settings = ctx.session, ctx.settings
     if c.safeguarding:
-        raise_alert(ctx.session, case, "safeguarding", ctx.settings)
+        ctx.batch.after(lambda: raise_alert(session, case, "safeguarding", settings))
     if c.intent == "withhold_publication":
-        raise_alert(ctx.session, case, "withhold", ctx.settings)
+        ctx.batch.after(lambda: raise_alert(session, case, "withhold", settings))

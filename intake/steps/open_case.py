@@ -17,7 +17,7 @@ from intake.cases.references import new_reference
 from intake.records import Classification
 from intake.rules.deadlines import received_date
 from intake.scan import flag_case
-from intake.steps.context import Context
+from intake.steps.context import Context, Later, id_of
 from intake.steps.deadlines import compute_case_deadlines
 
 LINK_WINDOW = timedelta(days=120)
@@ -67,8 +67,10 @@ def _labels(ctx: Context, case: Case, c: Classification, source: str) -> None:
     """The label rows, inserted with the batch (the case's ``labels`` collection is left
     unloaded, so a later reader loads them)."""
 
+    case_id = id_of(case)
+
     def add(name: str, value: str, key: str) -> None:
-        ctx.batch.add(Label, case_id=case.id, name=name, value=value,
+        ctx.batch.add(Label, case_id=case_id, name=name, value=value,
                       confidence=c.confidence.get(key), source=source, rule=c.rules.get(key))
 
     add("intent", c.intent, f"intent:{c.intent}")
@@ -80,8 +82,18 @@ def _labels(ctx: Context, case: Case, c: Classification, source: str) -> None:
     add("safeguarding", "true" if c.safeguarding else "false", "safeguarding")
 
 
+def _same_provider(case: Case, other: Case) -> bool:
+    """The link query's condition, for a case of this batch not inserted yet."""
+    return bool(case.urn and other.urn == case.urn
+                or case.provider_key and other.provider_key == case.provider_key)
+
+
 def _propose_links(ctx: Context, case: Case) -> None:
-    """Cases about the same provider or URN may be one investigation (000_… para 27)."""
+    """Cases about the same provider or URN may be one investigation (000_… para 27).
+
+    The newest ten: the cases opened earlier in this batch and not inserted yet (newer
+    than any inserted case; the batch's flush inserts them), then the inserted ones.
+    """
     conditions = []
     if case.urn:
         conditions.append(Case.urn == case.urn)
@@ -89,14 +101,22 @@ def _propose_links(ctx: Context, case: Case) -> None:
         conditions.append(Case.provider_key == case.provider_key)
     if not conditions:
         return
-    others = ctx.session.execute(  # two columns, not ten whole cases
-        select(Case.id, Case.urn).where(or_(*conditions), Case.id != case.id,
-                                        Case.received_at >= case.received_at - LINK_WINDOW)
-        .order_by(Case.id.desc()).limit(10)
-    ).all()
-    for other in others:  # append-only rows nobody reads in this transaction
-        reason = "same URN" if case.urn and other.urn == case.urn else "same provider"
-        ctx.batch.add(CaseLink, case_id=case.id, other_case_id=other.id, kind="proposed",
+    since = case.received_at - LINK_WINDOW
+    found: list[tuple[int | Later, str | None]] = [
+        (Later(lambda other=other: other.id), other.urn) for other in reversed(ctx.batch.cases)
+        if other.id is None and other is not case and _same_provider(case, other)
+        and other.received_at >= since
+    ][:10]
+    if len(found) < 10:
+        query = select(Case.id, Case.urn).where(or_(*conditions), Case.received_at >= since)
+        if case.id is not None:
+            query = query.where(Case.id != case.id)
+        found += ctx.session.execute(  # two columns, not ten whole cases
+            query.order_by(Case.id.desc()).limit(10 - len(found))).all()
+    case_id = id_of(case)
+    for other_id, urn in found:  # append-only rows nobody reads in this transaction
+        reason = "same URN" if case.urn and urn == case.urn else "same provider"
+        ctx.batch.add(CaseLink, case_id=case_id, other_case_id=other_id, kind="proposed",
                       reason=reason, created_by=SYSTEM)
 
 
@@ -108,9 +128,9 @@ def _propose_subject_link(ctx: Context, case: Case) -> None:
     assert ctx.parsed is not None
     named = subject_reference_case(ctx.session, ctx.parsed)
     if named is not None and named.id != case.id:
-        ctx.session.add(CaseLink(case_id=case.id, other_case_id=named.id, kind="proposed",
-                                 reason="subject names this case; sender is not its "
-                                 "complainant", created_by=SYSTEM))
+        ctx.batch.add(CaseLink, case_id=id_of(case), other_case_id=named.id, kind="proposed",
+                      reason="subject names this case; sender is not its complainant",
+                      created_by=SYSTEM)
 
 
 def open_case(ctx: Context) -> None:
@@ -132,8 +152,8 @@ def open_case(ctx: Context) -> None:
     msg.disposition = NEW_CASE  # set before the flush: one UPDATE of the message row
     msg.reason = None
     compute_case_deadlines(ctx, case)  # likewise: the case's INSERT carries the summary
-    ctx.session.add(case)
-    ctx.session.flush()
+    ctx.session.add(case)  # inserted with the batch's other cases (``Batch.flush``)
+    ctx.batch.cases.append(case)
     ctx.case = case
     _labels(ctx, case, c, f"model:{c.model_version}")
     flag_case(ctx.session, case, msg)  # quarantined attachments (intake/scan.py)

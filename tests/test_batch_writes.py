@@ -1,0 +1,79 @@
+"""A batch's cases, complainants and letters are inserted by one flush at its end: the
+rows that name them (labels, deadlines, links, audit, outbox) must still name the right
+ones, and a case must see the cases opened earlier in its own batch, on SQLite and
+PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+
+from intake import pipeline
+from intake.cases.db import Store
+from intake.cases.models import AuditEntry, Case, CaseLink, Deadline, Label, Letter, OutboxItem
+from intake.channels.phone import phone_record
+from intake.settings import Settings
+
+NOW = datetime(2026, 11, 23, 10, 15, tzinfo=UTC)
+
+FORM = {
+    "caller_name": "Mrs Dawn Fenwick",
+    "phone": "0161 496 0123",
+    "email": "dawn@brookfarm.example",
+    "email_consent": "yes",
+    "role": "provider",
+    "provider": "Brook Farm Nursery",
+    "urn": "EY123456",
+    "report_published": "2026-11-06",
+    "what_happened": (
+        "The inspector refused to look at the risk assessments we had prepared and graded "
+        "the nursery inadequate. We disagree with the judgement."),
+}
+
+
+def _batch(store: Store, settings: Settings, count: int) -> list[pipeline.Outcome]:
+    ids = [pipeline.accept(store, phone_record({**FORM, "caller_name": f"Caller {n}"},
+                                               operator="op-7", now=NOW))
+           for n in range(count)]
+    return pipeline.process_batch(store, ids, settings)
+
+
+def test_cases_of_one_batch_propose_links_to_each_other(store: Store,
+                                                         settings: Settings) -> None:
+    outcomes = _batch(store, settings, 3)
+    assert [o.disposition for o in outcomes] == ["new_case"] * 3
+    later = _batch(store, settings, 1)  # a batch of its own: finds them stored
+    with store.session() as s:
+        ids = {c.reference: c.id for c in s.execute(select(Case)).scalars()}
+        first, second, third = (ids[o.case_reference or ""] for o in outcomes)
+        fourth = ids[later[0].case_reference or ""]
+        links = {(link.case_id, link.other_case_id, link.reason)
+                 for link in s.execute(select(CaseLink)).scalars()}
+    assert links == {(second, first, "same URN"), (third, second, "same URN"),
+                     (third, first, "same URN"), (fourth, third, "same URN"),
+                     (fourth, second, "same URN"), (fourth, first, "same URN")}
+
+
+def test_rows_written_with_the_batch_name_their_own_case_and_letter(
+        store: Store, settings: Settings) -> None:
+    _batch(store, settings, 4)
+    with store.session() as s:
+        cases = s.execute(select(Case)).scalars().all()
+        assert len(cases) == 4
+        for case in cases:
+            assert {label.name for label in case.labels} >= {"intent", "regime"}
+            assert case.deadlines and all(d.case_id == case.id for d in case.deadlines)
+            (letter,) = case.letters
+            assert case.reference in letter.subject
+            item = s.execute(select(OutboxItem).where(OutboxItem.letter_id == letter.id)
+                             ).scalar_one()
+            assert item.idempotency_key == f"letter:{letter.id}"
+            assert item.message_id == letter.message_id
+            prepared = [a for a in s.execute(select(AuditEntry).where(
+                AuditEntry.case_reference == case.reference,
+                AuditEntry.action == "letter_prepared")).scalars()]
+            assert [a.detail["letter_id"] for a in prepared] == [letter.id]
+        assert s.execute(select(Label).where(Label.case_id.is_(None))).first() is None
+        assert s.execute(select(Deadline).where(Deadline.case_id.is_(None))).first() is None
+        assert len(s.execute(select(Letter)).scalars().all()) == 4
