@@ -159,12 +159,25 @@ def _role(text: str, start: int, end: int) -> str:
     return "other"
 
 
+# What each of _PATTERNS and _RELATIVE cannot match without (an ISO date has a hyphen,
+# and every relative date says "day" or "this morning"): a text without it skips the scan.
+_NEEDS: dict[re.Pattern[str], tuple[str, ...]] = {_PATTERNS[1]: ("-",),
+                                                  _RELATIVE: ("day", "this morning")}
+
+
+def _may_match(pattern: re.Pattern[str], text: str) -> bool:
+    needs = _NEEDS.get(pattern)
+    return needs is None or any(word in text for word in needs)
+
+
 def find_dates(text: str, received: date) -> list[FoundDate]:
     """Every explicit or relative date in the text, in order, with its role."""
     text = lower(text)
     spans: list[tuple[int, int, date]] = []
     taken: list[tuple[int, int]] = []
     for pattern in _PATTERNS:
+        if not _may_match(pattern, text):
+            continue
         for match in pattern.finditer(text):
             if any(match.start() < e and s < match.end() for s, e in taken):
                 continue
@@ -178,7 +191,7 @@ def find_dates(text: str, received: date) -> list[FoundDate]:
                     if first else None
                 if start is not None and start < value:
                     spans.append((match.start(), match.end(), start))
-    for match in _RELATIVE.finditer(text):
+    for match in _RELATIVE.finditer(text) if _may_match(_RELATIVE, text) else ():
         if any(match.start() < e and s < match.end() for s, e in taken):
             continue
         value = _relative(match, received)

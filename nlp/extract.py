@@ -277,14 +277,49 @@ _AVAILABILITY = ci(
 )
 
 
-def _sentences_matching(text: str, pattern: re.Pattern[str], limit: int = 2) -> str | None:
-    """The first sentences the (lower-case) pattern finds, in the writer's own words."""
-    if not pattern.search(lower(text)):
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """Where the non-empty pieces of ``_SENTENCE_BREAK.split(text)`` lie in ``text``."""
+    spans, start = [], 0
+    for brk in _SENTENCE_BREAK.finditer(text):
+        spans.append((start, brk.start()))
+        start = brk.end()
+    spans.append((start, len(text)))
+    return [(a, b) for a, b in spans if b > a]
+
+
+def _sentences_matching(text: str, pattern: re.Pattern[str], limit: int = 2, *,
+                        low: str | None = None,
+                        spans: list[tuple[int, int]] | None = None) -> str | None:
+    """The first sentences the (lower-case) pattern finds, in the writer's own words.
+
+    Each sentence is searched on its own, as before, but only one in which a match of
+    the whole text begins: a match inside a sentence is one in the whole text too (these
+    patterns look at nothing but their own characters and word edges, and sentences are
+    cut at spaces), so the others cannot match. ``low`` and ``spans`` are the text's
+    :func:`lower` and :func:`sentence_spans`, shared by the extractors.
+    """
+    low = lower(text) if low is None else low
+    hit = pattern.search(low)
+    if hit is None:
         return None
-    found = [s.strip() for s in _SENTENCE_BREAK.split(text) if s and pattern.search(lower(s))]
+    begins = hit.start()  # where the next match of the whole text begins
+    found: list[str] = []
+    for a, b in sentence_spans(text) if spans is None else spans:
+        if begins < a:
+            hit = pattern.search(low, a)
+            if hit is None:
+                break
+            begins = hit.start()
+        if begins >= b:
+            continue
+        sentence = text[a:b]
+        if pattern.search(lower(sentence)):
+            found.append(sentence.strip())
+            if len(found) == limit:
+                break
     if not found:
         return None
-    joined = " ".join(found[:limit])
+    joined = " ".join(found)
     return joined if len(joined) <= 400 else joined[:397].rstrip() + "..."
 
 
@@ -323,6 +358,7 @@ def extract(text: str, received: date, *, own_addresses: tuple[str, ...] = (),
     contact = Contact(name=find_name(text), email=emails[0] if emails else None,
                       phone=phones[0] if phones else None, address=find_address(text),
                       role=find_role(text))
+    low, spans = lower(text), sentence_spans(text)
     return Extracted(
         urn=choose_urn(text, urns),
         urns=urns,
@@ -331,11 +367,11 @@ def extract(text: str, received: date, *, own_addresses: tuple[str, ...] = (),
         inspection_dates=facts.inspection_dates,
         contact=contact,
         provider=find_provider(text),
-        desired_outcome=_sentences_matching(text, _OUTCOME),
-        actions_taken=_sentences_matching(text, _ACTIONS),
-        availability=_sentences_matching(text, _AVAILABILITY, limit=1),
-        special_measures=bool(_SPECIAL_MEASURES.search(lower(text))),
-        corporate_assessment=bool(_CORPORATE.search(lower(text))),
+        desired_outcome=_sentences_matching(text, _OUTCOME, low=low, spans=spans),
+        actions_taken=_sentences_matching(text, _ACTIONS, low=low, spans=spans),
+        availability=_sentences_matching(text, _AVAILABILITY, limit=1, low=low, spans=spans),
+        special_measures=bool(_SPECIAL_MEASURES.search(low)),
+        corporate_assessment=bool(_CORPORATE.search(low)),
         emails=emails,
         phones=phones,
     )

@@ -88,9 +88,10 @@ def rule_intent(text: str) -> tuple[str | None, str | None]:
     own words must not turn a complaint into an escalation.
     """
     head = lower(text[:4000])
-    if HOW_TO.search(head) and not WITHHOLD.search(head):
+    withhold = WITHHOLD.search(head) is not None
+    if not withhold and HOW_TO.search(head):
         return "enquiry", "rules.how_to_complain"
-    if WITHHOLD.search(head):
+    if withhold:
         return "withhold_publication", "rules.withhold"
     if ESCALATION.search(head):
         if FOI.search(head):  # an FOI internal review stays an information request
