@@ -14,10 +14,27 @@ from email.message import Message
 
 from inscriptis import get_text
 from mailparser_reply import EmailReplyParser
+from mailparser_reply.parser import EmailMessage
 
 log = logging.getLogger(__name__)
 
 _REPLY_PARSER = EmailReplyParser(languages=["en"])
+
+
+def _reply_patterns() -> dict[str, re.Pattern[str]]:
+    """The reply parser's three patterns, compiled once.
+
+    Its ``read`` makes a new ``EmailMessage`` per text, which builds the pattern sources
+    again and looks them up in the ``re`` cache (evicted now and then by the MIME parser's
+    boundary patterns, and then compiled anew); the same patterns are handed to each.
+    """
+    sample = EmailMessage(text="", languages=_REPLY_PARSER.languages)
+    return {"_header_regex": sample.HEADER_REGEX,
+            "_disclaimers_regex": sample.DISCLAIMERS_REGEX,
+            "_signature_regex": sample.SIGNATURE_REGEX}
+
+
+_REPLY_PATTERNS = _reply_patterns()
 # Fallback for undeclared 8-bit text: UTF-8 first, then what Windows mail clients send.
 _UNDECLARED = ("utf-8", "windows-1252")
 # The reply parser's regexes are not linear on pathological input; long bodies are rare
@@ -123,7 +140,9 @@ def new_words(text: str) -> str:
     if not text.strip() or len(text) > _REPLY_PARSE_MAX_CHARS:
         return text.strip()
     try:
-        message = _REPLY_PARSER.read(text)
+        # _REPLY_PARSER.read(text), with the patterns it would build
+        message = EmailMessage(text=text, languages=_REPLY_PARSER.languages,
+                               **_REPLY_PATTERNS).read()  # type: ignore[arg-type]
     except Exception:  # noqa: BLE001 - a parser failure keeps the whole text
         log.warning("reply parser failed; keeping the whole text")
         return text.strip()
