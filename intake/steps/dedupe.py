@@ -6,24 +6,33 @@ id is the original, the others are ``duplicate`` and point at it.
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from intake.cases.models import DUPLICATE, Message
 from intake.steps.context import Context
 
+_MESSAGES = Message.__table__.c
+# The earliest delivery before this one with the same channel and external id; a Core
+# statement on the table, built once (the ORM's compile and result layers cost more than
+# the indexed lookup itself). Not the whole row: raw is large.
+_ORIGINAL = (
+    select(_MESSAGES.id, _MESSAGES.case_id)
+    .where(_MESSAGES.channel == bindparam("channel"),
+           _MESSAGES.external_id == bindparam("external_id"),
+           _MESSAGES.id < bindparam("before"))
+    .order_by(_MESSAGES.id)
+    .limit(1)
+)
+
 
 def mark_duplicate(ctx: Context) -> None:
     msg = ctx.message
-    # No flush first: pending changes cannot match (earlier rows only), and the message
-    # row's UPDATE then goes with the case's flush, once.
-    with ctx.session.no_autoflush:
-        original = ctx.session.execute(
-            select(Message.id, Message.case_id)  # not the whole row: raw is large
-            .where(Message.channel == msg.channel, Message.external_id == msg.external_id,
-                   Message.id < msg.id)
-            .order_by(Message.id)
-            .limit(1)
-        ).one_or_none()
+    # Straight on the transaction's connection, so no flush first: pending changes cannot
+    # match (earlier rows only), and the message row's UPDATE then goes with the case's
+    # flush, once.
+    original = ctx.session.connection().execute(
+        _ORIGINAL, {"channel": msg.channel, "external_id": msg.external_id,
+                    "before": msg.id}).one_or_none()
     if original is None:
         return
     msg.duplicate_of_id = original.id
