@@ -1,15 +1,18 @@
-"""The three heaviest email steps' own functions, timed and profiled apart from the store.
+"""The heaviest email steps' own functions, timed and profiled apart from the store.
 
 Runs the benchmark corpus through the pipeline once (SQLite, one process), recording what
 ``render_letter`` was given, and makes each emailed letter's mail from its stored rows as
-the outbox sender does; then replays ``parse_email``, ``render_letter`` and
-``build_message(...).as_bytes()`` on those inputs alone, several rounds, and prints the
-median milliseconds per message and a cProfile summary of each. The replay leaves out the
+the outbox sender does; then replays the SMTP edge's ``external_id_of``, ``parse_email``,
+the worker's prepare phase (parse and ``classify_many`` in the worker's batches),
+``render_letter`` and ``build_message(...).as_bytes()`` on those inputs alone, several
+rounds, and prints the median milliseconds per message and a cProfile summary of each. The
+replay leaves out the
 database work around the functions (attachment rows, flushes, idempotency lookups), so
 its figures are the part that making the functions cheaper can save; ``profile_email.py``
 times the whole steps.
 
     .venv/bin/python bench/profile_parts.py --messages 200 --rounds 5
+    .venv/bin/python bench/profile_parts.py --only prepare --top 30
 """
 
 from __future__ import annotations
@@ -92,13 +95,29 @@ def letter_mails(store: Any, settings: Any) -> list[Call]:
 
 def replays(raws: list[bytes], renders: list[Call],
             builds: list[Call]) -> dict[str, Callable[[], None]]:
+    from intake.classify import get_classifier
     from intake.email.mime import build_message
-    from intake.email.parse import parse_email
+    from intake.email.parse import external_id_of, parse_email
     from intake.letters import render_letter
+    from intake.pipeline import BATCH_SIZE
+    from intake.steps.classify import classify_input
+    from intake.steps.parse import parse_raw
+
+    classifier = get_classifier()
+    received = datetime.now(UTC)
+
+    def edge() -> None:
+        for raw in raws:
+            external_id_of(raw)
 
     def parse() -> None:
         for raw in raws:
             parse_email(raw)
+
+    def prepare() -> None:
+        for start in range(0, len(raws), BATCH_SIZE):
+            classifier.classify_many([classify_input(parse_raw("email", raw), "email", received)
+                                      for raw in raws[start:start + BATCH_SIZE]])
 
     def render() -> None:
         for args, kwargs in renders:
@@ -108,8 +127,9 @@ def replays(raws: list[bytes], renders: list[Call],
         for args, kwargs in builds:
             build_message(*args, **kwargs).as_bytes()
 
-    return {"parse_email": parse, "render_letter": render,
-            "build_message + as_bytes": build}
+    return {"external_id_of (SMTP edge, before the 250)": edge, "parse_email": parse,
+            "prepare phase (parse_raw, classify_many in batches)": prepare,
+            "render_letter": render, "build_message + as_bytes": build}
 
 
 def top(prof: cProfile.Profile, limit: int) -> list[str]:
@@ -128,10 +148,13 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--top", type=int, default=20, help="cProfile rows per function")
+    parser.add_argument("--only", default="", help="replay only the parts whose name has this")
     args = parser.parse_args()
     raws, renders, builds = capture(args.messages)
     print(f"{len(raws)} messages, {len(renders)} letters rendered, {len(builds)} MIME builds")
     for name, run in replays(raws, renders, builds).items():
+        if args.only not in name:
+            continue
         run()  # warm-up
         times = []
         for _ in range(args.rounds):
