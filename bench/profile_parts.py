@@ -5,11 +5,10 @@ Runs the benchmark corpus through the pipeline once (SQLite, one process), recor
 the outbox sender does; then replays the SMTP edge's ``external_id_of``, ``parse_email``,
 the worker's prepare phase (parse and ``classify_many`` in the worker's batches),
 ``render_letter`` and ``build_message(...).as_bytes()`` on those inputs alone, several
-rounds, and prints the median milliseconds per message and a cProfile summary of each. The
-replay leaves out the
-database work around the functions (attachment rows, flushes, idempotency lookups), so
-its figures are the part that making the functions cheaper can save; ``profile_email.py``
-times the whole steps.
+rounds, and prints the median milliseconds per message and a cProfile summary of each.
+The replay leaves out the database work around the functions (attachment rows, flushes,
+idempotency lookups), so its figures are the part that making the functions cheaper can
+save; ``profile_email.py`` times the whole steps.
 
     .venv/bin/python bench/profile_parts.py --messages 200 --rounds 5
     .venv/bin/python bench/profile_parts.py --only prepare --top 30
