@@ -3,7 +3,9 @@
 ``intake-bot nlp train`` calls :func:`train_model`. A fixed seed, a fixed example order
 and a fixed number of epochs give the same model from the same data on any machine. Each
 classifier is updated on its own targets (spaCy's exclusive textcat checks every category
-on an example, so the five label sets cannot share one ``doc.cats``).
+on an example, so the five label sets cannot share one ``doc.cats``). The word-vector
+heads and the aspect stack (``nlp.vectors.heads``) are fitted after the classifiers; the
+stack on out-of-fold scores from classifiers trained on the rest of the data.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import spacy
 from spacy.language import Language
 from spacy.training import Example
 from spacy.util import compounding, fix_random_seed, minibatch
@@ -25,7 +28,7 @@ from spacy.util import compounding, fix_random_seed, minibatch
 from nlp.dataset import LabelledExample, targets, training_text
 from nlp.labels import ASPECT_INTENTS
 from nlp.pipeline import TEXTCATS, VECTOR_HEADS, build_pipeline, initialize
-from nlp.vectors.heads import VectorHeads, doc_matrix, fit_head
+from nlp.vectors.heads import VectorHeads, doc_matrix, fit_head, fit_stack, stack_features
 from nlp.vectors.static import load_vectors
 
 log = logging.getLogger(__name__)
@@ -40,8 +43,14 @@ MODEL_NAME = "intake_classifier"
 # Share of a label set's score taken from the word-vector head (``nlp.vectors.heads``),
 # chosen on the dev split by ``python -m nlp.vectors.tune``; label sets not named keep
 # the bag-of-words scores alone.
-BLEND = {"intent": 0.4}
-# An aspect counts at this blended score or more (chosen with BLEND, on the dev split).
+BLEND = {"intent": 0.3}
+# Label sets scored by a stack of the whole message's bag-of-words score, its best
+# sentence's and the vector head's (``nlp.vectors.heads.Stack``), instead of the blend;
+# chosen on the dev split by ``python -m nlp.vectors.tune``.
+STACK: tuple[str, ...] = ("aspects",)
+# The stack learns from scores on text the models did not train on: this many folds.
+STACK_FOLDS = 5
+# An aspect counts at this score or more (chosen with BLEND and STACK, on the dev split).
 ASPECT_THRESHOLD = 0.45
 
 
@@ -114,6 +123,80 @@ def fit_vector_heads(nlp: Language, data: list[LabelledExample],
         component.blend[name] = weight
 
 
+def _rows(name: str, data: list[LabelledExample]) -> list[LabelledExample]:
+    """The examples a label set's classifier trains on (aspects only where RULES.md 1
+    gives them)."""
+    return [e for e in data if name != "aspects" or e.intent in ASPECT_INTENTS]
+
+
+def _labels(name: str, data: list[LabelledExample]) -> np.ndarray:
+    _, labels = TEXTCATS[name]
+    return np.array([[targets(e)[name][label] for label in labels] for e in data],
+                    dtype=np.float32)
+
+
+def _single_textcat(nlp: Language, name: str, data: list[LabelledExample], epochs: int,
+                    seed: int) -> Language:
+    """A pipeline with only the ``name`` classifier, built and trained as in ``nlp``."""
+    factory, labels = TEXTCATS[name]
+    single = spacy.blank("en")
+    pipe = single.add_pipe(factory, name=name,
+                           config={"model": dict(nlp.config["components"][name]["model"])})
+    for label in labels:
+        pipe.add_label(label)
+    single.config["initialize"]["components"][name] = {"labels": list(labels)}
+    examples = [Example.from_dict(single.make_doc(training_text(e.subject, e.text)),
+                                  {"cats": targets(e)[name]}) for e in data]
+    optimizer = single.initialize(lambda: examples)
+    rng = random.Random(seed)
+    for _ in range(epochs):
+        order = list(examples)
+        rng.shuffle(order)
+        for batch in minibatch(order, size=compounding(4.0, 32.0, 1.001)):
+            pipe.update(batch, drop=DROPOUT, sgd=optimizer, losses={})  # type: ignore[attr-defined]
+    return single
+
+
+def _out_of_fold(nlp: Language, name: str, data: list[LabelledExample], epochs: int,
+                 seed: int) -> np.ndarray:
+    """Stack features for every example, each from a classifier and head that did not
+    train on it (``STACK_FOLDS`` folds, example ``i`` in fold ``i % STACK_FOLDS``)."""
+    _, labels = TEXTCATS[name]
+    vectors = load_vectors()
+    x = doc_matrix(vectors, (nlp.make_doc(training_text(e.subject, e.text)) for e in data))
+    y = _labels(name, data)
+    fold = np.arange(len(data)) % STACK_FOLDS
+    features = np.zeros((len(data), len(labels), 3), dtype=np.float32)
+    for k in range(STACK_FOLDS):
+        fit, held = np.flatnonzero(fold != k), np.flatnonzero(fold == k)
+        single = _single_textcat(nlp, name, [data[i] for i in fit], epochs, seed)
+        head = fit_head(x[fit], y[fit], labels, exclusive=False)
+        docs = list(single.pipe(training_text(data[i].subject, data[i].text) for i in held))
+        bow = np.array([[doc.cats[label] for label in labels] for doc in docs],
+                       dtype=np.float32)
+        features[held] = stack_features(bow, single.get_pipe(name), docs, head, x[held])
+    return features
+
+
+def fit_stacks(nlp: Language, data: list[LabelledExample], names: tuple[str, ...],
+               epochs: int, seed: int) -> None:
+    """A stack per named (multi-label) label set, on out-of-fold scores; its vector head is
+    fitted too when the blend did not ask for one."""
+    component: VectorHeads = nlp.get_pipe(VECTOR_HEADS)  # type: ignore[assignment]
+    component.stacks = {}
+    for name in names:
+        rows = _rows(name, data)
+        if len(rows) < STACK_FOLDS * 2:
+            continue
+        _, labels = TEXTCATS[name]
+        if name not in component.heads:
+            x = doc_matrix(load_vectors(),
+                           (nlp.make_doc(training_text(e.subject, e.text)) for e in rows))
+            component.heads[name] = fit_head(x, _labels(name, rows), labels, exclusive=False)
+        features = _out_of_fold(nlp, name, rows, epochs, seed)
+        component.stacks[name] = fit_stack(features, _labels(name, rows), labels)
+
+
 def _safeguarding_threshold(nlp: Language, data: list[LabelledExample]) -> float:
     """Below every positive example's score, and never above the recall-first ceiling."""
     positives = [training_text(e.subject, e.text) for e in data if e.safeguarding]
@@ -124,7 +207,8 @@ def _safeguarding_threshold(nlp: Language, data: list[LabelledExample]) -> float
 
 def train_model(data: list[LabelledExample], out: Path, *, epochs: int = EPOCHS,
                 seed: int = SEED, corrections: int = 0,
-                blend: dict[str, float] | None = None) -> TrainResult:
+                blend: dict[str, float] | None = None,
+                stack: tuple[str, ...] | None = None) -> TrainResult:
     """Train on ``data`` and write the pipeline to ``out`` (replaced atomically)."""
     if not data:
         raise ValueError("no labelled examples to train on")
@@ -132,6 +216,7 @@ def train_model(data: list[LabelledExample], out: Path, *, epochs: int = EPOCHS,
     nlp = build_pipeline()
     losses = _fit(nlp, _examples(nlp, data), epochs, seed)
     fit_vector_heads(nlp, data, BLEND if blend is None else blend)
+    fit_stacks(nlp, data, STACK if stack is None else stack, epochs, seed)
     thresholds = {"safeguarding": _safeguarding_threshold(nlp, data), "aspects": ASPECT_THRESHOLD,
                   "inspectorates": 0.5}
     version = f"spacy-bowvec-{data_digest(data)}"
@@ -139,7 +224,8 @@ def train_model(data: list[LabelledExample], out: Path, *, epochs: int = EPOCHS,
                      "intake": {"model_version": version, "thresholds": thresholds,
                                 "examples": len(data), "corrections": corrections,
                                 "seed": seed, "epochs": epochs,
-                                "vector_blend": nlp.get_pipe(VECTOR_HEADS).blend}})
+                                "vector_blend": nlp.get_pipe(VECTOR_HEADS).blend,
+                                "stacked": sorted(nlp.get_pipe(VECTOR_HEADS).stacks)}})
     _write(nlp, out)
     return TrainResult(out, version, len(data), corrections, losses, thresholds)
 

@@ -143,6 +143,10 @@ class SpacyClassifier:
         self.thresholds: dict[str, float] = {"safeguarding": 0.2, "aspects": 0.45,
                                              "inspectorates": 0.5,
                                              **meta.get("thresholds", {})}
+        # Stacked aspects read the best sentence and the word vectors as well
+        # (``nlp.vectors.heads.Stack``).
+        self.aspect_source = ("textcat.aspects+sentences+vectors"
+                              if "aspects" in meta.get("stacked", []) else "textcat.aspects")
 
     @classmethod
     def load(cls, path: Path) -> SpacyClassifier:
@@ -171,7 +175,7 @@ class SpacyClassifier:
                       if safeguarding else 1.0 - safe_score}
         confidence.update({f"aspect:{a}": s for a, s in aspects.items()})
         confidence.update({f"inspectorate:{i}": s for i, s in inspectorates.items()})
-        rules = {"intent": intent_rule, "aspects": "textcat.aspects",
+        rules = {"intent": intent_rule, "aspects": self.aspect_source,
                  "inspectorates": insp_rule, "regime": regime_rule,
                  "safeguarding": _safeguarding_rule_name(rule_hit, phrase, model_hit)}
         return Labels(intent, sorted(aspects), sorted(inspectorates), regime, safeguarding,

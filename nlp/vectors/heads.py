@@ -8,13 +8,19 @@ numpy after the bag-of-words classifiers; ``vector_heads`` then replaces a label
 scores by ``(1 - w) * bag_of_words + w * head``, with ``w`` chosen on the dev split.
 A message with no word the table knows (empty, binary junk, another language) keeps the
 bag-of-words scores.
+
+A label set may instead be *stacked* (``Stack``): per label, a logistic regression over
+three logits, the bag-of-words score of the whole message, the best score any one of
+its sentences gets (``nlp.vectors.sentences``) and the head's score. It is fitted on
+out-of-fold scores of the training data (``nlp.train.fit_stacks``), so it learns how far
+each source is to be trusted from scores the models gave to text they had not seen.
 """
 
 from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,11 +30,14 @@ from spacy.language import Language
 from spacy.tokens import Doc
 from spacy.util import minibatch
 
+from nlp.vectors.sentences import sentence_max_logits
 from nlp.vectors.static import StaticVectors, load_vectors
 
 L2 = 1e-4
 STEPS = 600
 LEARN_RATE = 0.05
+# Logits are clipped to the range of probabilities 1e-4 .. 1 - 1e-4.
+MAX_LOGIT = 9.21
 
 
 def doc_matrix(vectors: StaticVectors, docs: Iterable[Doc]) -> np.ndarray:
@@ -48,6 +57,12 @@ def _sigmoid(z: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-z))
 
 
+def logit(p: np.ndarray) -> np.ndarray:
+    """The inverse of the sigmoid, clipped to ``MAX_LOGIT``."""
+    p = np.clip(np.asarray(p, dtype=np.float32), 1e-4, 1 - 1e-4)
+    return np.log(p / (1 - p))
+
+
 @dataclass
 class Head:
     """One label set's linear model: ``scores = f(x @ weights + bias)``."""
@@ -57,9 +72,35 @@ class Head:
     weights: np.ndarray
     bias: np.ndarray
 
+    def logits(self, x: np.ndarray) -> np.ndarray:
+        return x @ self.weights + self.bias
+
     def predict(self, x: np.ndarray) -> np.ndarray:
-        z = x @ self.weights + self.bias
+        z = self.logits(x)
         return _softmax(z) if self.exclusive else _sigmoid(z)
+
+
+@dataclass
+class Stack:
+    """Per label, a logistic regression over that label's logits from several sources:
+    ``scores[:, j] = sigmoid(features[:, j, :] @ weights[j] + bias[j])``."""
+
+    labels: tuple[str, ...]
+    weights: np.ndarray  # (labels, sources)
+    bias: np.ndarray  # (labels,)
+
+    def predict(self, features: np.ndarray) -> np.ndarray:
+        clipped = np.clip(features, -MAX_LOGIT, MAX_LOGIT)
+        return _sigmoid((clipped * self.weights).sum(axis=-1) + self.bias)
+
+
+def fit_stack(features: np.ndarray, y: np.ndarray, labels: tuple[str, ...]) -> Stack:
+    """One logistic regression per label on ``features`` (examples, labels, sources)."""
+    clipped = np.clip(features, -MAX_LOGIT, MAX_LOGIT).astype(np.float32)
+    fits = [fit_head(clipped[:, j, :], y[:, j:j + 1], (label,), exclusive=False)
+            for j, label in enumerate(labels)]
+    return Stack(labels, np.stack([f.weights[:, 0] for f in fits]),
+                 np.array([f.bias[0] for f in fits], dtype=np.float32))
 
 
 def fit_head(x: np.ndarray, y: np.ndarray, labels: tuple[str, ...], exclusive: bool) -> Head:
@@ -82,13 +123,26 @@ def fit_head(x: np.ndarray, y: np.ndarray, labels: tuple[str, ...], exclusive: b
     return head
 
 
+def stack_features(bow: np.ndarray, textcat: object, docs: Sequence[Doc], head: Head,
+                   x: np.ndarray) -> np.ndarray:
+    """(documents, labels, 3): per label, the logits of the whole message's bag-of-words
+    score ``bow``, of its best sentence under the same classifier, and of the head on the
+    document vectors ``x``; labels in the head's order."""
+    labels = list(textcat.labels)  # type: ignore[attr-defined]
+    order = [labels.index(label) for label in head.labels]
+    sentences = sentence_max_logits(textcat.model, docs)[:, order]  # type: ignore[attr-defined]
+    return np.stack([logit(bow), sentences, head.logits(x)], axis=-1)
+
+
 class VectorHeads:
     """The ``vector_heads`` pipeline component (after the text classifiers)."""
 
     def __init__(self, nlp: Language, name: str) -> None:
         self.name = name
+        self.nlp = nlp
         self.heads: dict[str, Head] = {}
         self.blend: dict[str, float] = {}
+        self.stacks: dict[str, Stack] = {}
         self.digest = ""
 
     @property
@@ -105,11 +159,14 @@ class VectorHeads:
             yield from batch
 
     def _apply(self, docs: list[Doc]) -> None:
-        active = {k: h for k, h in self.heads.items() if self.blend.get(k, 0.0) > 0}
-        if not active or not docs:
+        active = {k: h for k, h in self.heads.items()
+                  if self.blend.get(k, 0.0) > 0 and k not in self.stacks}
+        if not (active or self.stacks) or not docs:
             return
         x = doc_matrix(self.vectors, docs)
         known = np.flatnonzero(np.abs(x).sum(axis=1) > 0)
+        for key, stack in self.stacks.items():
+            self._stacked(key, stack, [docs[i] for i in known.tolist()], x[known])
         for key, head in active.items():
             w = self.blend[key]
             scores = (w * head.predict(x[known])).tolist()
@@ -118,14 +175,27 @@ class VectorHeads:
                 for label, s in zip(head.labels, row, strict=True):
                     cats[label] = (1 - w) * cats.get(label, 0.0) + s
 
+    def _stacked(self, key: str, stack: Stack, docs: list[Doc], x: np.ndarray) -> None:
+        """Replace a label set's scores by its stack's (documents with a known word)."""
+        if not docs:
+            return
+        bow = np.array([[doc.cats.get(label, 0.0) for label in stack.labels] for doc in docs],
+                       dtype=np.float32)
+        features = stack_features(bow, self.nlp.get_pipe(key), docs, self.heads[key], x)
+        for doc, row in zip(docs, stack.predict(features).tolist(), strict=True):
+            doc.cats.update(zip(stack.labels, row, strict=True))
+
     def _cfg(self) -> dict[str, object]:
         return {"blend": self.blend, "vectors": self.digest,
                 "heads": {k: {"labels": list(h.labels), "exclusive": h.exclusive}
-                          for k, h in self.heads.items()}}
+                          for k, h in self.heads.items()},
+                "stacks": {k: {"labels": list(s.labels)} for k, s in self.stacks.items()}}
 
     def _arrays(self) -> dict[str, np.ndarray]:
         arrays = {f"{k}.weights": h.weights for k, h in self.heads.items()}
         arrays.update({f"{k}.bias": h.bias for k, h in self.heads.items()})
+        arrays.update({f"stack.{k}.weights": s.weights for k, s in self.stacks.items()})
+        arrays.update({f"stack.{k}.bias": s.bias for k, s in self.stacks.items()})
         return arrays
 
     def _restore(self, cfg: dict, arrays: Mapping[str, np.ndarray]) -> VectorHeads:
@@ -137,6 +207,9 @@ class VectorHeads:
         self.heads = {k: Head(tuple(c["labels"]), bool(c["exclusive"]),
                               arrays[f"{k}.weights"], arrays[f"{k}.bias"])
                       for k, c in cfg["heads"].items()}
+        self.stacks = {k: Stack(tuple(c["labels"]), arrays[f"stack.{k}.weights"],
+                                arrays[f"stack.{k}.bias"])
+                       for k, c in cfg.get("stacks", {}).items()}
         return self
 
     def to_disk(self, path: Path, *, exclude: Iterable[str] = ()) -> None:
