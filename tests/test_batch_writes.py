@@ -1,7 +1,7 @@
 """A batch's cases, complainants and letters are inserted by one flush at its end: the
 rows that name them (labels, deadlines, links, audit, outbox) must still name the right
-ones, and a case must see the cases opened earlier in its own batch, on SQLite and
-PostgreSQL."""
+ones, a case must see the cases opened earlier in its own batch, and the reply log's
+counts written at the end must still count, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -11,9 +11,20 @@ from sqlalchemy import select
 
 from intake import pipeline
 from intake.cases.db import Store
-from intake.cases.models import AuditEntry, Case, CaseLink, Deadline, Label, Letter, OutboxItem
+from intake.cases.models import (
+    AuditEntry,
+    Case,
+    CaseLink,
+    Deadline,
+    Label,
+    Letter,
+    OutboxItem,
+    ReplyLog,
+)
 from intake.channels.phone import phone_record
-from intake.settings import Settings
+from intake.email.can_acknowledge import can_acknowledge, record_reply, todays_count
+from intake.settings import Settings, override_settings
+from intake.steps.context import Batch
 
 NOW = datetime(2026, 11, 23, 10, 15, tzinfo=UTC)
 
@@ -77,3 +88,23 @@ def test_rows_written_with_the_batch_name_their_own_case_and_letter(
         assert s.execute(select(Label).where(Label.case_id.is_(None))).first() is None
         assert s.execute(select(Deadline).where(Deadline.case_id.is_(None))).first() is None
         assert len(s.execute(select(Letter)).scalars().all()) == 4
+
+
+def test_replies_counted_in_a_batch_count_towards_the_daily_limit(
+        store: Store, settings: Settings) -> None:
+    """The reply log is written once per batch; its own counts still stop a third letter
+    to one address, and they are all written."""
+    with override_settings(max_replies_per_sender_per_day=2) as limited:
+        with store.session() as session:
+            batch = Batch.of(session)
+            for _ in range(2):
+                assert can_acknowledge(session, "jo@example.org", None, limited)[0]
+                record_reply(session, "Jo@Example.org")
+            assert session.execute(select(ReplyLog)).first() is None  # not yet
+            ok, why = can_acknowledge(session, "jo@example.org", None, limited)
+            assert not ok and "daily limit" in why
+            batch.flush(session)
+            record_reply(session, "jo@example.org")  # after the flush: counted again
+            batch.flush(session)
+        with store.session() as session:
+            assert todays_count(session, "jo@example.org") == 3

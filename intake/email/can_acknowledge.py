@@ -28,17 +28,30 @@ _MACHINE_LOCAL = re.compile(
 _ADDRESS = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+$")
 
 
+# session.info key: replies counted by the session's transaction and not written yet,
+# ``{(address, day): count}``, when the caller writes them together (the pipeline's batch,
+# with :func:`record_replies`); :func:`todays_count` adds them.
+REPLIES_LATER = "intake.replies_later"
+
+
 def _today() -> date:
     return datetime.now(UTC).date()
 
 
+def _key(address: str) -> str:
+    return address.strip().lower()[:320]
+
+
 def todays_count(session: Session, address: str) -> int:
-    """Automatic replies to this address today (a column query: never a stale object)."""
+    """Automatic replies to this address today (a column query: never a stale object),
+    with those of this transaction not written yet."""
+    today = _today()
     count = session.execute(
         select(ReplyLog.count).where(ReplyLog.address == address.strip().lower(),
-                                     ReplyLog.day == _today())
+                                     ReplyLog.day == today)
     ).scalar_one_or_none()
-    return count or 0
+    later = session.info.get(REPLIES_LATER) or {}
+    return (count or 0) + later.get((_key(address), today), 0)
 
 
 def can_acknowledge(session: Session, address: str | None, parsed: ParsedMessage | None,
@@ -90,11 +103,24 @@ def _machine_headers(parsed: ParsedMessage | None) -> str | None:
 
 
 def record_reply(session: Session, address: str) -> None:
-    """Count one automatic reply to ``address`` today (an atomic upsert on both databases)."""
-    key = {"address": address.strip().lower()[:320], "day": _today(), "count": 1}
+    """Count one automatic reply to ``address`` today (an atomic upsert on both databases;
+    with the rest of the transaction's replies when the caller collects them)."""
+    key = (_key(address), _today())
+    later = session.info.get(REPLIES_LATER)
+    if later is not None:
+        later[key] = later.get(key, 0) + 1
+        return
+    record_replies(session, {key: 1})
+
+
+def record_replies(session: Session, counts: dict[tuple[str, date], int]) -> None:
+    """Add ``counts`` (by address and day) to the reply log in one upsert."""
+    if not counts:
+        return
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(ReplyLog).values(**key)
+    stmt = insert(ReplyLog).values([{"address": address, "day": day, "count": count}
+                                    for (address, day), count in counts.items()])
     stmt = stmt.on_conflict_do_update(index_elements=["address", "day"],
-                                      set_={"count": ReplyLog.count + 1})
+                                      set_={"count": ReplyLog.count + stmt.excluded.count})
     session.execute(stmt)

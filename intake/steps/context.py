@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import insert, update
@@ -60,7 +60,9 @@ class Batch:
       at a time, so nobody else moves the counter meanwhile; numbers stay gap-free;
     - PostgreSQL: case numbers are taken for the rest of the batch at its first case (a
       message that then opens no case leaves a gap, which is allowed);
-    - run-time switches (letters paused) are read once per transaction.
+    - run-time switches (letters paused) are read once per transaction;
+    - the reply log's counts (``intake.email.can_acknowledge``) are added up here and
+      written with one upsert.
     """
 
     rows: dict[type[Base], list[dict[str, Any]]] = field(default_factory=dict)
@@ -70,14 +72,17 @@ class Batch:
     switches: dict[str, bool] = field(default_factory=dict)
     cases: list[Case] = field(default_factory=list)  # opened by this batch, oldest first
     then: list[Callable[[], Any]] = field(default_factory=list)  # see :meth:`after`
+    replies: dict[tuple[str, date], int] = field(default_factory=dict)  # the reply log's
 
     @classmethod
     def of(cls, session: Session) -> Batch:
         """A batch for the session's transaction; the outbox adds its rows to it too."""
+        from intake.email.can_acknowledge import REPLIES_LATER
         from intake.email.outbox import INSERT_LATER
 
         batch = cls()
         session.info[INSERT_LATER] = batch.add
+        session.info[REPLIES_LATER] = batch.replies
         return batch
 
     def audit(self, actor: str, action: str, case_reference: str | None = None,
@@ -101,6 +106,11 @@ class Batch:
             session.execute(insert(model).execution_options(render_nulls=True),
                             [_resolved(row) for row in rows])
         self.rows = {}  # (a row added after this flush would need another one)
+        if self.replies:
+            from intake.email.can_acknowledge import record_replies
+
+            record_replies(session, self.replies)
+            self.replies.clear()  # the same dict: session.info holds it
         for (prefix, year), (first, last) in self.counters.items():
             if last != first:
                 session.execute(update(ReferenceCounter)
