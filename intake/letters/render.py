@@ -23,6 +23,7 @@ from markupsafe import Markup
 from intake.letters.context import LetterInput, build_context, join_names
 from intake.letters.dates import local_date
 from intake.letters.facts import LetterFacts, get_letter_facts
+from intake.letters.formats import HtmlFormat, TextFormat
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
 LETTERS_DIR = TEMPLATES_DIR / "letters"
@@ -126,14 +127,15 @@ def wordwrap(environment: Environment, s: str, width: int = 79, break_long_words
 def _fill(words: list[str], width: int) -> list[str]:
     """Greedy fill: a word goes on the line if it fits, a longer one stands alone."""
     lines: list[str] = []
-    current = words[0]
-    for word in words[1:]:
-        if len(current) + 1 + len(word) <= width:
-            current = f"{current} {word}"
+    start, length = 0, len(words[0])  # the current line: words[start:i], its length
+    for i in range(1, len(words)):
+        size = len(words[i])
+        if length + 1 + size <= width:
+            length += 1 + size
         else:
-            lines.append(current)
-            current = word
-    lines.append(current)
+            lines.append(" ".join(words[start:i]))
+            start, length = i, size
+    lines.append(" ".join(words[start:]))
     return lines
 
 
@@ -156,7 +158,10 @@ def _environment(fmt: str) -> Environment:
     env.globals["text_width"] = TEXT_WIDTH
     env.globals["cite"] = cite
     env.globals["join_names"] = join_names
-    env.globals["m"] = env.get_template(f"letters/format/{fmt}.j2").module
+    module = env.get_template(f"letters/format/{fmt}.j2").module
+    # The hot macros in Python, with the same output (intake/letters/formats.py).
+    env.globals["m"] = TextFormat(env, module, TEXT_WIDTH, wordwrap, squash) \
+        if fmt == "text" else HtmlFormat(module, squash)
     return env
 
 
