@@ -206,6 +206,13 @@ def _run_steps(session: Session, settings: Settings, msg: Message,
     return Outcome(msg.id, msg.disposition, ref)
 
 
+def _reply_addresses(batch: list[Prepared], claimed: dict[int, Message]) -> list[str | None]:
+    """Where the batch's email letters would go, for the reply limit's one query."""
+    return [item.parsed.reply_address for item in batch
+            if item.parsed is not None and item.message_id in claimed
+            and claimed[item.message_id].channel == "email"]
+
+
 def _join_originals(claimed: dict[int, Message]) -> None:
     """A duplicate of a message of the same batch joins the case the original opened:
     that case is inserted with the batch, so the duplicate step read no case id."""
@@ -223,6 +230,7 @@ def _write(store: Store, batch: list[Prepared], settings: Settings) -> list[Outc
         claimed = _claim(session, store, [item.message_id for item in batch],
                          raw=any(item.parsed is None for item in batch))
         shared = Batch.of(session)
+        shared.read_replies(session, _reply_addresses(batch, claimed))
         with session.no_autoflush:  # one flush for the batch's rows, in shared.flush
             for n, item in enumerate(batch):
                 msg = claimed.get(item.message_id)
@@ -296,6 +304,7 @@ def _write_claimed(store: Store, ids: list[int],
         prepared = _prepare_rows(sorted(claimed.values(), key=lambda msg: msg.id))
         shared = Batch.of(session)
         ready = [item for item in prepared if item.parsed is not None]
+        shared.read_replies(session, _reply_addresses(ready, claimed))
         outcomes = []
         with session.no_autoflush:  # one flush for the batch's rows, in shared.flush
             for n, item in enumerate(ready):

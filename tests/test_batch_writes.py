@@ -92,11 +92,13 @@ def test_rows_written_with_the_batch_name_their_own_case_and_letter(
 
 def test_replies_counted_in_a_batch_count_towards_the_daily_limit(
         store: Store, settings: Settings) -> None:
-    """The reply log is written once per batch; its own counts still stop a third letter
-    to one address, and they are all written."""
+    """The reply log is read and written once per batch; its own counts still stop a third
+    letter to one address, also after a flush in the middle of the batch, and they are
+    all written."""
     with override_settings(max_replies_per_sender_per_day=2) as limited:
         with store.session() as session:
             batch = Batch.of(session)
+            batch.read_replies(session, ["Jo@example.org ", None])  # read once: none yet
             for _ in range(2):
                 assert can_acknowledge(session, "jo@example.org", None, limited)[0]
                 record_reply(session, "Jo@Example.org")
@@ -105,6 +107,7 @@ def test_replies_counted_in_a_batch_count_towards_the_daily_limit(
             assert not ok and "daily limit" in why
             batch.flush(session)
             record_reply(session, "jo@example.org")  # after the flush: counted again
+            assert todays_count(session, "jo@example.org") == 3
             batch.flush(session)
         with store.session() as session:
             assert todays_count(session, "jo@example.org") == 3

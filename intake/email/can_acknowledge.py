@@ -34,6 +34,12 @@ _ADDRESS = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+$")
 REPLIES_LATER = "intake.replies_later"
 
 
+# session.info key: today's counts read once for the session's transaction,
+# ``{address: count}`` (the pipeline's batch reads its senders' counts together, with
+# :func:`read_counts`); :func:`todays_count` queries for an address not among them.
+COUNTS_READ = "intake.reply_counts_read"
+
+
 def _today() -> date:
     return datetime.now(UTC).date()
 
@@ -46,12 +52,28 @@ def todays_count(session: Session, address: str) -> int:
     """Automatic replies to this address today (a column query: never a stale object),
     with those of this transaction not written yet."""
     today = _today()
-    count = session.execute(
-        select(ReplyLog.count).where(ReplyLog.address == address.strip().lower(),
-                                     ReplyLog.day == today)
-    ).scalar_one_or_none()
+    read = session.info.get(COUNTS_READ) or {}
+    count = read.get(address.strip().lower())
+    if count is None:
+        count = session.execute(
+            select(ReplyLog.count).where(ReplyLog.address == address.strip().lower(),
+                                         ReplyLog.day == today)
+        ).scalar_one_or_none()
     later = session.info.get(REPLIES_LATER) or {}
     return (count or 0) + later.get((_key(address), today), 0)
+
+
+def read_counts(session: Session, addresses: list[str]) -> None:
+    """Read today's counts for ``addresses`` in one query, for :func:`todays_count` to use
+    for the rest of the transaction (written counts come from :func:`record_replies`)."""
+    wanted = sorted({a.strip().lower() for a in addresses if a and a.strip()})
+    if not wanted:
+        return
+    found = dict(session.execute(
+        select(ReplyLog.address, ReplyLog.count).where(ReplyLog.address.in_(wanted),
+                                                       ReplyLog.day == _today())).all())
+    session.info.setdefault(COUNTS_READ, {}).update(
+        {address: found.get(address, 0) for address in wanted})
 
 
 def can_acknowledge(session: Session, address: str | None, parsed: ParsedMessage | None,
@@ -124,3 +146,7 @@ def record_replies(session: Session, counts: dict[tuple[str, date], int]) -> Non
     stmt = stmt.on_conflict_do_update(index_elements=["address", "day"],
                                       set_={"count": ReplyLog.count + stmt.excluded.count})
     session.execute(stmt)
+    read, today = session.info.get(COUNTS_READ), _today()
+    for (address, day), count in counts.items() if read else ():
+        if day == today and address in read:
+            read[address] += count  # as the query would now find it

@@ -85,6 +85,13 @@ class Batch:
         session.info[REPLIES_LATER] = batch.replies
         return batch
 
+    def read_replies(self, session: Session, addresses: list[str | None]) -> None:
+        """Read the reply log's counts for the batch's senders in one query (the daily
+        limit of ``intake.email.can_acknowledge`` then needs none per message)."""
+        from intake.email.can_acknowledge import read_counts
+
+        read_counts(session, [address for address in addresses if address])
+
     def audit(self, actor: str, action: str, case_reference: str | None = None,
               **detail: Any) -> None:
         """Record one change, written with the batch (same transaction)."""
