@@ -43,5 +43,5 @@ def store_attachments(session: Session, message: Message, items: list[Attachment
         else:
             row.path = str(_write_file(settings.attachments_dir, item.sha256, item.data))
         message.attachments.append(row)
-    if items:
-        session.flush()
+    # No flush of its own: the rows go in with the write transaction's other rows (the
+    # pipeline flushes a batch's rows together, before its commit).
