@@ -159,15 +159,28 @@ def _role(text: str, start: int, end: int) -> str:
     return "other"
 
 
-# What each of _PATTERNS and _RELATIVE cannot match without (an ISO date has a hyphen,
-# and every relative date says "day" or "this morning"): a text without it skips the scan.
-_NEEDS: dict[re.Pattern[str], tuple[str, ...]] = {_PATTERNS[1]: ("-",),
-                                                  _RELATIVE: ("day", "this morning")}
+# What each of _PATTERNS and _RELATIVE cannot match without: a text without it skips the
+# scan. Each test is a part every match contains ("14/02" of "14/02/2025", "3 march" of
+# "the 3rd of March"), and a pattern that begins with a digit or a month name is found far
+# faster than one that begins with a word boundary, which is tried at every character.
+_MONTH_NAMES = "|".join(sorted(MONTHS, key=len, reverse=True))
+_NEEDS: dict[re.Pattern[str], re.Pattern[str] | tuple[str, ...]] = {
+    _PATTERNS[0]: re.compile(r"\d[/.]\d"),
+    _PATTERNS[1]: re.compile(r"\d-[01]\d-[0-3]\d"),
+    _PATTERNS[2]: re.compile(r"\d(?:st|nd|rd|th)?(?:\s+of)?\s+(?:" + _MONTH_NAMES + ")"),
+    _PATTERNS[3]: re.compile("(?:" + _MONTH_NAMES + r")\.?\s+\d"),
+    _RELATIVE: ("yesterday", "today", "this morning", *WEEKDAYS),
+}
 
 
 def _may_match(pattern: re.Pattern[str], text: str) -> bool:
+    """False only when ``pattern`` cannot match the (lower-case) text."""
     needs = _NEEDS.get(pattern)
-    return needs is None or any(word in text for word in needs)
+    if needs is None:
+        return True
+    if isinstance(needs, re.Pattern):
+        return needs.search(text) is not None
+    return any(word in text for word in needs)
 
 
 def find_dates(text: str, received: date) -> list[FoundDate]:
