@@ -152,3 +152,21 @@ def test_rule_intent_is_the_ranked_search() -> None:
     for text in [*TEXTS, how_to_and_withhold]:
         assert intent_rules.rule_intent(text) == plain_rule_intent(text)
     assert intent_rules.rule_intent(how_to_and_withhold)[0] == "withhold_publication"
+
+
+def test_urn_and_role_searches_skipped_only_where_they_cannot_match() -> None:
+    urn_patterns = [extract._URN_LABELLED, extract._URN_PREFIXED, extract._URN_BRACKETED,
+                    extract._URN_AFTER_NAME]
+    (role_pattern,) = [p for role, p in extract._ROLE_PATTERNS if role in extract._ROLE_NEEDS]
+    needs = extract._ROLE_NEEDS["local_authority"]
+    seen = [0, 0]
+    for text in [*TEXTS, "Director of Children's Services; on behalf of the\nlocal authority"]:
+        low = lower(text)
+        urns = any(p.search(low) for p in urn_patterns)
+        assert urns <= bool(extract._SIX_DIGITS.search(low))
+        role = role_pattern.search(low) is not None
+        assert role <= any(word in low for word in needs)
+        seen[0] += urns
+        seen[1] += role
+    assert all(seen)
+
