@@ -159,7 +159,7 @@ def test_no_near_duplicates_across_splits(written: dict[str, list[dict]]) -> Non
         assert shown == []
 
 
-@pytest.mark.parametrize("folder", ["eval", "blind", "blind2"])
+@pytest.mark.parametrize("folder", ["eval", "blind", "blind2", "blind3"])
 def test_held_out_sets_share_no_near_duplicate_with_the_split(
     written: dict[str, list[dict]], folder: str,
 ) -> None:
