@@ -23,6 +23,7 @@ from intake.cases.models import (
 )
 from intake.channels.phone import phone_record
 from intake.email.can_acknowledge import can_acknowledge, record_reply, todays_count
+from intake.records import IntakeRecord
 from intake.settings import Settings, override_settings
 from intake.steps.context import Batch
 
@@ -111,3 +112,42 @@ def test_replies_counted_in_a_batch_count_towards_the_daily_limit(
             batch.flush(session)
         with store.session() as session:
             assert todays_count(session, "jo@example.org") == 3
+
+
+def _email(n: int, subject: str,
+           school: str = "Little Acorns Nursery, URN 139317") -> IntakeRecord:
+    raw = (f"From: Parent {n} <parent{n}@home.example>\r\nTo: enquiries@example.org\r\n"
+           f"Subject: {subject}\r\nMessage-ID: <batch-{n}@home.example>\r\n"
+           "Content-Type: text/plain; charset=utf-8\r\n\r\n"
+           "Please treat this as a complaint about the conduct of the inspection at "
+           f"{school}. The inspectors did not look at the evidence we gave them and the "
+           "report is wrong.\r\n").encode()
+    return IntakeRecord(channel="email", external_id=f"<batch-{n}@home.example>",
+                        received_at=NOW, raw=raw, sender=f"parent{n}@home.example",
+                        recipients=("enquiries@example.org",))
+
+
+def test_a_subject_naming_another_case_is_proposed_with_the_batch(
+        store: Store, settings: Settings) -> None:
+    """Linked once per pair: a case the subject names that is about the same provider is
+    linked as such (a second row for the pair would fail the whole message)."""
+    elsewhere = "Northgate High School, URN 258176"
+    first = pipeline.process_batch(store, [pipeline.accept(store, _email(1, "Complaint")),
+                                           pipeline.accept(store, _email(4, "Complaint",
+                                                                         elsewhere))],
+                                   settings)
+    named, other = (o.case_reference for o in first)
+    assert named is not None and other is not None
+    ids = [pipeline.accept(store, _email(n, f"About {ref}")) for n, ref in
+           ((2, named), (3, named), (5, other))]
+    outcomes = pipeline.process_batch(store, ids, settings)
+    assert [o.disposition for o in outcomes] == ["new_case"] * 3
+    with store.session() as s:
+        by_ref = {c.reference: c.id for c in s.execute(select(Case)).scalars()}
+        second, third, fifth = (by_ref[o.case_reference or ""] for o in outcomes)
+        links = {(link.case_id, link.other_case_id): link.reason
+                 for link in s.execute(select(CaseLink)).scalars()}
+    subject = "subject names this case; sender is not its complainant"
+    assert links[(second, by_ref[named])] == links[(third, by_ref[named])] == "same URN"
+    assert links[(third, second)] == links[(fifth, third)] == "same URN"
+    assert links[(fifth, by_ref[other])] == subject

@@ -51,8 +51,8 @@ class Batch:
 
     - the cases, complainants and letters are ORM objects, inserted by one flush of the
       unit of work for the whole batch (the steps run without autoflush); rows that need
-      their ids hold :class:`Later` values until then, and the link proposals of a case
-      see the cases opened earlier in the batch in :attr:`cases`;
+      their ids hold :class:`Later` values until then, and the cases' proposed links are
+      found with one query after it;
     - labels, deadlines, proposed case links and audit rows are append-only and read by
       no later step, so each table's rows go in one multi-row INSERT;
     - SQLite: case numbers are counted here after the first bump of the transaction (which
@@ -70,7 +70,9 @@ class Batch:
     numbers: dict[tuple[str, int], list[int]] = field(default_factory=dict)  # PostgreSQL
     left: int = 1  # messages of the batch not yet through their steps, this one included
     switches: dict[str, bool] = field(default_factory=dict)
-    cases: list[Case] = field(default_factory=list)  # opened by this batch, oldest first
+    # Cases opened by the batch, oldest first, with the case their subject names: their
+    # links are proposed once they are inserted (``intake.steps.open_case``).
+    linking: list[tuple[Case, int | None]] = field(default_factory=list)
     then: list[Callable[[], Any]] = field(default_factory=list)  # see :meth:`after`
     replies: dict[tuple[str, date], int] = field(default_factory=dict)  # the reply log's
 
@@ -109,6 +111,10 @@ class Batch:
     def flush(self, session: Session) -> None:
         """Write what was collected; called inside the transaction, before its commit."""
         session.flush()  # the batch's cases, complainants and letters: their ids
+        if self.linking:
+            from intake.steps.open_case import propose_links
+
+            propose_links(session, self)
         for model, rows in self.rows.items():
             session.execute(insert(model).execution_options(render_nulls=True),
                             [_resolved(row) for row in rows])

@@ -7,9 +7,12 @@ half-made: the stored message stays pending and is processed again.
 from __future__ import annotations
 
 import re
+from collections import defaultdict
 from datetime import timedelta
+from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import CompoundSelect, Select, literal, or_, select, union_all
+from sqlalchemy.orm import Session
 
 from intake.cases.audit import SYSTEM
 from intake.cases.models import NEW_CASE, Case, CaseLink, Complainant, Label
@@ -17,7 +20,7 @@ from intake.cases.references import new_reference
 from intake.records import Classification
 from intake.rules.deadlines import received_date
 from intake.scan import flag_case
-from intake.steps.context import Context, Later, id_of
+from intake.steps.context import Batch, Context, id_of
 from intake.steps.deadlines import compute_case_deadlines
 
 LINK_WINDOW = timedelta(days=120)
@@ -82,55 +85,62 @@ def _labels(ctx: Context, case: Case, c: Classification, source: str) -> None:
     add("safeguarding", "true" if c.safeguarding else "false", "safeguarding")
 
 
-def _same_provider(case: Case, other: Case) -> bool:
-    """The link query's condition, for a case of this batch not inserted yet."""
-    return bool(case.urn and other.urn == case.urn
-                or case.provider_key and other.provider_key == case.provider_key)
+def _link_query(cases: list[Case]) -> Select[Any] | CompoundSelect | None:
+    """For each case (by its index), the newest ten cases about the same provider or URN
+    received within the window before it: one query for the batch's cases, each with
+    its own window and limit."""
+    parts = []
+    for n, case in enumerate(cases):
+        conditions = []
+        if case.urn:
+            conditions.append(Case.urn == case.urn)
+        if case.provider_key:
+            conditions.append(Case.provider_key == case.provider_key)
+        if not conditions:
+            continue
+        newest = (select(literal(n).label("n"), Case.id, Case.urn)  # not ten whole cases
+                  .where(or_(*conditions), Case.id < case.id,
+                         Case.received_at >= case.received_at - LINK_WINDOW)
+                  .order_by(Case.id.desc()).limit(10).subquery())
+        parts.append(select(newest))  # its ORDER BY and LIMIT inside a compound SELECT
+    if len(parts) > 1:
+        return union_all(*parts)
+    return parts[0] if parts else None
 
 
-def _propose_links(ctx: Context, case: Case) -> None:
+def propose_links(session: Session, batch: Batch) -> None:
     """Cases about the same provider or URN may be one investigation (000_… para 27).
 
-    The newest ten: the cases opened earlier in this batch and not inserted yet (newer
-    than any inserted case; the batch's flush inserts them), then the inserted ones.
+    Run by the batch's flush once its cases are inserted: a case is linked to the cases
+    before it (a lower id: those stored, and those opened earlier in the batch). Then
+    the case its subject names, if any and not linked already.
     """
-    conditions = []
-    if case.urn:
-        conditions.append(Case.urn == case.urn)
-    if case.provider_key:
-        conditions.append(Case.provider_key == case.provider_key)
-    if not conditions:
-        return
-    since = case.received_at - LINK_WINDOW
-    found: list[tuple[int | Later, str | None]] = [
-        (Later(lambda other=other: other.id), other.urn) for other in reversed(ctx.batch.cases)
-        if other.id is None and other is not case and _same_provider(case, other)
-        and other.received_at >= since
-    ][:10]
-    if len(found) < 10:
-        query = select(Case.id, Case.urn).where(or_(*conditions), Case.received_at >= since)
-        if case.id is not None:
-            query = query.where(Case.id != case.id)
-        found += ctx.session.execute(  # two columns, not ten whole cases
-            query.order_by(Case.id.desc()).limit(10 - len(found))).all()
-    case_id = id_of(case)
-    for other_id, urn in found:  # append-only rows nobody reads in this transaction
-        reason = "same URN" if case.urn and urn == case.urn else "same provider"
-        ctx.batch.add(CaseLink, case_id=case_id, other_case_id=other_id, kind="proposed",
+    pending, batch.linking = batch.linking, []
+    query = _link_query([case for case, _ in pending])
+    found: dict[int, list[tuple[int, str | None]]] = defaultdict(list)
+    for n, other_id, urn in session.execute(query) if query is not None else ():
+        found[n].append((other_id, urn))
+    for n, (case, named) in enumerate(pending):
+        for other_id, urn in sorted(found[n], reverse=True):  # newest first
+            reason = "same URN" if case.urn and urn == case.urn else "same provider"
+            batch.add(CaseLink, case_id=case.id, other_case_id=other_id, kind="proposed",
                       reason=reason, created_by=SYSTEM)
+        # Once per pair (a unique key): a case its subject names may be linked already.
+        if named is not None and named not in {other_id for other_id, _ in found[n]}:
+            batch.add(CaseLink, case_id=case.id, other_case_id=named, kind="proposed",
+                      reason="subject names this case; sender is not its complainant",
+                      created_by=SYSTEM)
 
 
-def _propose_subject_link(ctx: Context, case: Case) -> None:
+def _subject_case(ctx: Context) -> int | None:
+    """The case an email's subject names, for a proposed link when it did not join."""
     if ctx.message.channel != "email":
-        return
+        return None
     from intake.email.threading import subject_reference_case
 
     assert ctx.parsed is not None
     named = subject_reference_case(ctx.session, ctx.parsed)
-    if named is not None and named.id != case.id:
-        ctx.batch.add(CaseLink, case_id=id_of(case), other_case_id=named.id, kind="proposed",
-                      reason="subject names this case; sender is not its complainant",
-                      created_by=SYSTEM)
+    return named.id if named is not None else None
 
 
 def open_case(ctx: Context) -> None:
@@ -153,12 +163,10 @@ def open_case(ctx: Context) -> None:
     msg.reason = None
     compute_case_deadlines(ctx, case)  # likewise: the case's INSERT carries the summary
     ctx.session.add(case)  # inserted with the batch's other cases (``Batch.flush``)
-    ctx.batch.cases.append(case)
     ctx.case = case
     _labels(ctx, case, c, f"model:{c.model_version}")
     flag_case(ctx.session, case, msg)  # quarantined attachments (intake/scan.py)
-    _propose_links(ctx, case)
-    _propose_subject_link(ctx, case)
+    ctx.batch.linking.append((case, _subject_case(ctx)))  # proposed at the batch's flush
     ctx.batch.audit(SYSTEM, "case_opened", case.reference, channel=msg.channel,
                     intent=c.intent, regime=c.regime, needs_review=c.needs_review,
                     message_id=msg.id)
