@@ -84,6 +84,23 @@ def _contacts(facts: LetterFacts) -> dict[str, dict[str, Any]]:
     return {key: c.model_dump() for key, c in facts.contacts.items()}
 
 
+# The procedures and contacts as template values, per facts (by identity; the entry keeps
+# its facts, so an id is not reused while it is cached). Templates only read them.
+_VIEWS: dict[int, tuple[LetterFacts, dict[str, dict[str, Any]], dict[str, dict[str, Any]]]] = {}
+
+
+def _views(facts: LetterFacts) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
+    """Every procedure and every contact as the templates see them, built once per facts
+    rather than once per letter."""
+    cached = _VIEWS.get(id(facts))
+    if cached is None or cached[0] is not facts:
+        if len(_VIEWS) >= 8:  # facts loaded again (tests, an overridden rules file)
+            _VIEWS.clear()
+        procedures = {key: _procedure(facts, key) for key in facts.procedures}
+        cached = _VIEWS[id(facts)] = (facts, procedures, _contacts(facts))
+    return cached[1], cached[2]
+
+
 def _named(inspectorates: list[str], *, without: str | None = None) -> list[str]:
     """Contact keys for the inspectorates named, in a stable order."""
     return [INSPECTORATE_CONTACTS[i] for i in sorted(inspectorates)
@@ -183,7 +200,8 @@ def build_context(kind: str, data: LetterInput, facts: LetterFacts, *, for_post:
     received = local_date(data.received_at)
     regime = c.regime if c.regime in REGIME_PROCEDURE else "ofsted"
     name = data.complainant.name or c.contact.name
-    procedure = _procedure(facts, REGIME_PROCEDURE[regime])
+    procedures, contacts = _views(facts)
+    procedure = procedures[REGIME_PROCEDURE[regime]]
     sender = "jar_divisional_manager" if regime == "jar" else "ofsted_complaints"
     return {
         "kind": kind,
@@ -203,10 +221,10 @@ def build_context(kind: str, data: LetterInput, facts: LetterFacts, *, for_post:
         "thing": THINGS[kind],
         "complaint_letter": kind in COMPLAINT_KINDS,
         "signatory": procedure["signatory"] if kind in COMPLAINT_KINDS else "Ofsted",
-        "sender": facts.contacts[sender].model_dump(),
+        "sender": contacts[sender],
         "procedure": procedure,
-        "procedures": {key: _procedure(facts, key) for key in facts.procedures},
-        "contacts": _contacts(facts),
+        "procedures": procedures,
+        "contacts": contacts,
         "understood": _understood(c),
         "out_of_time": bool(d.out_of_time),
         "time_limit_ends": format_date(d.time_limit_ends) if d.time_limit_ends else None,
