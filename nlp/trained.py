@@ -182,7 +182,12 @@ class SpacyClassifier:
                       confidence, rules)
 
     def docs(self, texts: list[str]) -> Iterator[Doc]:
-        return self.nlp.pipe((t[:MAX_MODEL_CHARS] for t in texts), batch_size=BATCH_SIZE)
+        """Processed texts in order. An empty text is processed on its own: spaCy's
+        bag-of-words n-gram step fails on a batch that mixes a doc with no tokens and
+        one with tokens, which would send the whole batch down the one-by-one path."""
+        filled = self.nlp.pipe((t[:MAX_MODEL_CHARS] for t in texts if t), batch_size=BATCH_SIZE)
+        for text in texts:
+            yield next(filled) if text else self.nlp("")
 
     def classify(self, item: ClassifyInput) -> Classification:
         return self.classify_many([item])[0]

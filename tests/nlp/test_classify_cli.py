@@ -135,3 +135,20 @@ def test_the_command_reads_stdin_and_exits_zero(settings: Settings) -> None:
     assert result.exit_code == 0
     lines = [json.loads(line) for line in result.stdout.strip().splitlines()]
     assert lines[0]["id"] == "m1" and lines[1]["error"] == "not valid JSON"
+
+
+def test_an_empty_text_in_a_batch_does_not_break_the_batch() -> None:
+    """spaCy's n-gram step fails on a batch mixing a doc with no tokens and one with
+    tokens; the classifier must answer the whole batch itself, in order."""
+    from datetime import datetime
+
+    from intake.classify import ClassifyInput
+
+    when = datetime(2026, 1, 5, tzinfo=UTC)
+    complaint = ClassifyInput(COMPLAINT["text"], COMPLAINT["subject"], "email", when)
+    empty = ClassifyInput("", None, "email", when)
+    classifier = load_classifier()
+    results = classifier.classify_many([empty, complaint, empty, complaint])
+    alone = classifier.classify(complaint)
+    assert [r.intent for r in results] == ["enquiry", "complaint", "enquiry", "complaint"]
+    assert results[1].confidence == alone.confidence
