@@ -32,6 +32,7 @@ from bench.serve_process import bench_store
 
 ROOT = Path(__file__).resolve().parents[1]
 PREPARE = "prepare: read, parse, classify (no write lock)"
+PREPARE_CLAIMED = "prepare: parse, classify (after the claim, in the transaction)"
 TOTAL = "processing total"
 CPU = "processing CPU"  # this process only: steadier than wall time on a shared machine
 BATCH_FLUSH = "batch flush: rows, links, reply log (after the steps)"
@@ -77,23 +78,37 @@ def _top(profile: cProfile.Profile, limit: int) -> list[tuple[str, float, float]
 
 @contextmanager
 def timed_prepare(totals: dict[str, float]) -> Iterator[None]:
-    """Time the pipeline's read-only phase (parse and classify, before any write lock)."""
+    """Time the pipeline's prepare phase (parse and classify): on SQLite before any write
+    lock (``_prepare``); on PostgreSQL after the batch is claimed, in its transaction
+    (``_prepare_rows`` called by the claim)."""
     from intake import pipeline
 
-    original = pipeline._prepare
+    original, rows = pipeline._prepare, pipeline._prepare_rows
+    inside = [False]  # in _prepare, which reads the rows and then calls _prepare_rows
 
     def run(store: object, ids: list[int]) -> object:
         begin = time.perf_counter()
+        inside[0] = True
         try:
             return original(store, ids)  # type: ignore[arg-type]
         finally:
+            inside[0] = False
             totals[PREPARE] += time.perf_counter() - begin
 
-    pipeline._prepare = run  # type: ignore[assignment]
+    def run_rows(claimed: object) -> object:
+        if inside[0]:
+            return rows(claimed)  # type: ignore[arg-type]
+        begin = time.perf_counter()
+        try:
+            return rows(claimed)  # type: ignore[arg-type]
+        finally:
+            totals[PREPARE_CLAIMED] += time.perf_counter() - begin
+
+    pipeline._prepare, pipeline._prepare_rows = run, run_rows  # type: ignore[assignment]
     try:
         yield
     finally:
-        pipeline._prepare = original  # type: ignore[assignment]
+        pipeline._prepare, pipeline._prepare_rows = original, rows  # type: ignore[assignment]
 
 
 @contextmanager
