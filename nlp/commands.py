@@ -111,7 +111,9 @@ def evaluate(*, model: Path | None, docs: Path | None, with_corrections: bool,
             ("Blind set (never seen while building the classifier)", load_eval(
                 folder="blind")),
             ("Second blind set (written after part E and the word vectors)", load_eval(
-                folder="blind2"))]
+                folder="blind2")),
+            ("Third blind set (written with parts F and G, scored after the aspect stack)",
+             load_eval(folder="blind3"))]
     if with_corrections:
         sets.append(("Staff corrections", _corrections(database_url)))
     sections = [f"Model `{classifier.version}` against the keyword baseline "

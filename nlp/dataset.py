@@ -102,7 +102,8 @@ def load_eval(data_dir: Path = DATA_DIR, folder: str = "eval") -> list[LabelledE
 
     ``eval`` was read while the rule layer was written; ``blind`` was written afterwards by
     someone who saw neither the data nor the classifier, and nothing was tuned on it;
-    ``blind2`` likewise, later, once ``blind`` had been read while choosing what to build.
+    ``blind2`` likewise, later, once ``blind`` had been read while choosing what to build;
+    ``blind3`` likewise, once ``blind2`` had been read.
     """
     out: list[LabelledExample] = []
     for path in sorted((data_dir / folder).glob("*.jsonl")):
