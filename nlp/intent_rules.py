@@ -28,7 +28,11 @@ WITHHOLD = ci(
     r"published\s+later|(?:wants?|asks?|asked|asking)\s+(?:for\s+)?(?:it|the\s+report)\s+(?:to\s+be\s+)?"
     r"held|moved?\s+back\s+by|(?:wants?|asks?|asked|asking)\s+(?:for\s+)?(?:the\s+|our\s+)?report\s+"
     r"(?:to\s+be\s+)?held|not\s+(?:be\s+)?published\s+with|(?:ask|asks|request|requests)\s+"
-    r"that\s+(?:[\w'-]+\s+){0,10}?(?:is|be)\s+not\s+published)"
+    r"that\s+(?:[\w'-]+\s+){0,10}?(?:is|be)\s+not\s+published|"
+    # Everyday words read from dev-split misses: "please don't publish it as it stands",
+    # "begging us not to put it live", "take down the report published this morning".
+    r"don'?t\s+publish|not\s+(?:to\s+)?(?:put|go|going)\s+(?:it\s+|the\s+report\s+|this\s+)?"
+    r"live|take\s+down\s+(?:the|our|this|that)\s+(?:\w+\s+){0,2}?report)"
 )
 
 ESCALATION = ci(

@@ -22,6 +22,25 @@ def test_withhold_phrases_outrank_a_complaint() -> None:
         != "withhold_publication"
 
 
+@pytest.mark.parametrize("text", [
+    "Today we've had the final report and none of the corrections is made. Please don't "
+    "publish it as it stands.",
+    "The report still names another nursery. Begging us not to put it live till it's fixed.",
+    "I must ask you to take down the report on our school published this morning.",
+])
+def test_everyday_withhold_wordings(text: str) -> None:
+    assert rule_intent(text)[0] == "withhold_publication"
+
+
+@pytest.mark.parametrize("text", [
+    "When will the report go live on your website?",
+    "The report went live yesterday and it is wrong about our numbers.",
+    "I don't think the inspector published anything about our provision for SEND.",
+])
+def test_going_live_or_publishing_alone_is_no_withhold_request(text: str) -> None:
+    assert rule_intent(text)[0] != "withhold_publication"
+
+
 def test_escalation_needs_an_earlier_complaint_not_the_word_de_escalation() -> None:
     assert rule_intent("We remain dissatisfied with your response to our complaint.")[0] == \
         "escalation"
