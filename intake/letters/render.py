@@ -23,7 +23,6 @@ from markupsafe import Markup
 from intake.letters.context import LetterInput, build_context, join_names
 from intake.letters.dates import local_date
 from intake.letters.facts import LetterFacts, get_letter_facts
-from intake.letters.formats import HtmlFormat, TextFormat
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
 LETTERS_DIR = TEMPLATES_DIR / "letters"
@@ -158,10 +157,7 @@ def _environment(fmt: str) -> Environment:
     env.globals["text_width"] = TEXT_WIDTH
     env.globals["cite"] = cite
     env.globals["join_names"] = join_names
-    module = env.get_template(f"letters/format/{fmt}.j2").module
-    # The hot macros in Python, with the same output (intake/letters/formats.py).
-    env.globals["m"] = TextFormat(env, module, TEXT_WIDTH, wordwrap, squash) \
-        if fmt == "text" else HtmlFormat(module, squash)
+    env.globals["m"] = env.get_template(f"letters/format/{fmt}.j2").module
     return env
 
 
