@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from intake import pipeline
 from intake.cases.db import Store
@@ -151,3 +151,34 @@ def test_a_subject_naming_another_case_is_proposed_with_the_batch(
     assert links[(second, by_ref[named])] == links[(third, by_ref[named])] == "same URN"
     assert links[(third, second)] == links[(fifth, third)] == "same URN"
     assert links[(fifth, by_ref[other])] == subject
+
+
+def test_a_batch_inserts_each_tables_rows_with_one_statement(store: Store,
+                                                              settings: Settings) -> None:
+    """SQLite numbers the batch's new rows itself (it gives no order for a multi-row
+    RETURNING): one INSERT per table, and each case names its own complainant and letter,
+    numbered after the rows already stored."""
+    first = _batch(store, settings, 1)
+    sent: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        sent.append(statement.split("(", 1)[0].strip())
+
+    event.listen(store.engine, "before_cursor_execute", count)
+    try:
+        outcomes = _batch(store, settings, 4)
+    finally:
+        event.remove(store.engine, "before_cursor_execute", count)
+    assert [o.disposition for o in outcomes] == ["new_case"] * 4
+    if not store.is_postgres:
+        for table in ("cases", "complainants", "letters", "labels", "audit"):
+            assert sent.count(f"INSERT INTO {table}") == 1, table
+    with store.session() as s:
+        cases = {c.reference: c for c in s.execute(select(Case)).scalars()}
+        ids = [cases[o.case_reference or ""].id for o in outcomes]
+        assert ids == sorted(ids) and min(ids) > cases[first[0].case_reference or ""].id
+        for n, outcome in enumerate(outcomes):
+            case = cases[outcome.case_reference or ""]
+            assert case.complainant is not None and case.complainant.name == f"Caller {n}"
+            (letter,) = case.letters
+            assert letter.case_id == case.id and case.reference in letter.subject

@@ -3,12 +3,12 @@ one write transaction (a batch, or a single message) share."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import insert, update
+from sqlalchemy import Table, func, insert, inspect, select, update
 from sqlalchemy.orm import Session
 
 from intake.cases.models import AuditEntry, Base, Case, Letter, Message, ReferenceCounter
@@ -32,6 +32,46 @@ def id_of(row: Base) -> int | Later:
     """The row's id, or its id as it will be once the batch's rows are inserted."""
     known = row.id  # type: ignore[attr-defined]
     return known if known is not None else Later(lambda: row.id)  # type: ignore[attr-defined]
+
+
+def number_new_rows(session: Session) -> None:
+    """SQLite: give the session's new rows their ids before the flush, so each table's
+    rows go in with one ``executemany``.
+
+    Left to the database, the ORM must read every row's id back, and SQLite gives no
+    order for ``INSERT … RETURNING`` over several rows, so SQLAlchemy sends those inserts
+    one row at a time. The ids are the ones SQLite would pick (the largest id + 1, the
+    tables have no ``AUTOINCREMENT``): the pipeline's transaction holds SQLite's write
+    lock from its first statement, so nobody else inserts meanwhile, and a clash would
+    fail on the primary key rather than mix rows up."""
+    if session.get_bind().dialect.name != "sqlite":
+        return
+    waiting: dict[Table, list[Any]] = {}
+    for row in session.new:
+        table = inspect(row).mapper.local_table
+        column = table.autoincrement_column
+        if column is not None and getattr(row, column.key) is None:
+            waiting.setdefault(table, []).append(row)
+    if not waiting:
+        return
+    tables = list(waiting)
+    largest = session.connection().execute(select(*(  # no autoflush
+        select(func.max(table.autoincrement_column)).scalar_subquery()  # type: ignore[arg-type]
+        for table in tables))).one()
+    for table, last in zip(tables, largest, strict=True):
+        key = table.autoincrement_column.key  # type: ignore[union-attr]
+        rows = sorted(waiting[table], key=lambda row: inspect(row).insert_order)
+        for n, row in enumerate(rows, start=(last or 0) + 1):
+            setattr(row, key, n)
+
+
+def _by_keys(rows: Iterable[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """The rows grouped by the columns they give (one ``executemany`` needs the same
+    columns in every row), in order of first appearance."""
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(tuple(row), []).append(row)
+    return list(groups.values())
 
 
 def _resolved(values: dict[str, Any]) -> dict[str, Any]:
@@ -110,14 +150,16 @@ class Batch:
 
     def flush(self, session: Session) -> None:
         """Write what was collected; called inside the transaction, before its commit."""
+        number_new_rows(session)
         session.flush()  # the batch's cases, complainants and letters: their ids
         if self.linking:
             from intake.steps.open_case import propose_links
 
             propose_links(session, self)
+        connection = session.connection()  # Core: the ORM's bulk layer adds nothing here
         for model, rows in self.rows.items():
-            session.execute(insert(model).execution_options(render_nulls=True),
-                            [_resolved(row) for row in rows])
+            for same in _by_keys(_resolved(row) for row in rows):
+                connection.execute(insert(model.__table__), same)  # compiled per keys
         self.rows = {}  # (a row added after this flush would need another one)
         if self.replies:
             from intake.email.can_acknowledge import record_replies

@@ -9,9 +9,10 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from datetime import timedelta
+from functools import cache, lru_cache
 from typing import Any
 
-from sqlalchemy import CompoundSelect, Select, literal, or_, select, union_all
+from sqlalchemy import Executable, Select, bindparam, literal, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from intake.cases.audit import SYSTEM
@@ -85,27 +86,44 @@ def _labels(ctx: Context, case: Case, c: Classification, source: str) -> None:
     add("safeguarding", "true" if c.safeguarding else "false", "safeguarding")
 
 
-def _link_query(cases: list[Case]) -> Select[Any] | CompoundSelect | None:
-    """For each case (by its index), the newest ten cases about the same provider or URN
-    received within the window before it: one query for the batch's cases, each with
-    its own window and limit."""
-    parts = []
+_CASES = Case.__table__.c
+
+
+@cache
+def _newest_related(n: int) -> Select[Any]:
+    """The newest ten cases before case ``n`` of the batch about its provider or URN,
+    received within the window before it. Every case's part has the same shape (a
+    missing URN or provider binds NULL, which matches nothing), so the batch's query is
+    compiled once per batch size and then found in SQLAlchemy's cache."""
+    newest = (select(literal(n).label("n"), _CASES.id, _CASES.urn)  # not ten whole cases
+              .where(or_(_CASES.urn == bindparam(f"urn_{n}"),
+                         _CASES.provider_key == bindparam(f"key_{n}")),
+                     _CASES.id < bindparam(f"id_{n}"),
+                     _CASES.received_at >= bindparam(f"since_{n}"))
+              .order_by(_CASES.id.desc()).limit(10).subquery())
+    return select(newest)  # its ORDER BY and LIMIT inside a compound SELECT
+
+
+def _link_query(cases: list[Case]) -> tuple[Executable | None, dict[str, Any]]:
+    """For each case with a URN or a provider, the newest ten cases about the same
+    provider or URN received within the window before it: one Core query for the
+    batch's cases (each with its own window and limit), and its parameters. ``n`` in
+    each row is the case's index in ``cases``."""
+    found, params = [], {}
     for n, case in enumerate(cases):
-        conditions = []
-        if case.urn:
-            conditions.append(Case.urn == case.urn)
-        if case.provider_key:
-            conditions.append(Case.provider_key == case.provider_key)
-        if not conditions:
+        if not (case.urn or case.provider_key):
             continue
-        newest = (select(literal(n).label("n"), Case.id, Case.urn)  # not ten whole cases
-                  .where(or_(*conditions), Case.id < case.id,
-                         Case.received_at >= case.received_at - LINK_WINDOW)
-                  .order_by(Case.id.desc()).limit(10).subquery())
-        parts.append(select(newest))  # its ORDER BY and LIMIT inside a compound SELECT
-    if len(parts) > 1:
-        return union_all(*parts)
-    return parts[0] if parts else None
+        found.append(n)
+        params.update({f"urn_{n}": case.urn or None, f"key_{n}": case.provider_key or None,
+                       f"id_{n}": case.id, f"since_{n}": case.received_at - LINK_WINDOW})
+    return (_union(tuple(found)) if found else None), params
+
+
+@lru_cache(maxsize=512)
+def _union(cases: tuple[int, ...]) -> Executable:
+    """The parts for these cases of a batch, built once for each such set."""
+    parts = [_newest_related(n) for n in cases]
+    return union_all(*parts) if len(parts) > 1 else parts[0]
 
 
 def propose_links(session: Session, batch: Batch) -> None:
@@ -116,9 +134,10 @@ def propose_links(session: Session, batch: Batch) -> None:
     the case its subject names, if any and not linked already.
     """
     pending, batch.linking = batch.linking, []
-    query = _link_query([case for case, _ in pending])
+    query, params = _link_query([case for case, _ in pending])
     found: dict[int, list[tuple[int, str | None]]] = defaultdict(list)
-    for n, other_id, urn in session.execute(query) if query is not None else ():
+    rows = session.connection().execute(query, params) if query is not None else ()
+    for n, other_id, urn in rows:
         found[n].append((other_id, urn))
     for n, (case, named) in enumerate(pending):
         for other_id, urn in sorted(found[n], reverse=True):  # newest first
