@@ -231,6 +231,7 @@ def _write(store: Store, batch: list[Prepared], settings: Settings) -> list[Outc
                          raw=any(item.parsed is None for item in batch))
         shared = Batch.of(session)
         shared.read_replies(session, _reply_addresses(batch, claimed))
+        shared.read_originals(session, claimed.values())
         with session.no_autoflush:  # one flush for the batch's rows, in shared.flush
             for n, item in enumerate(batch):
                 msg = claimed.get(item.message_id)
@@ -305,6 +306,7 @@ def _write_claimed(store: Store, ids: list[int],
         shared = Batch.of(session)
         ready = [item for item in prepared if item.parsed is not None]
         shared.read_replies(session, _reply_addresses(ready, claimed))
+        shared.read_originals(session, (claimed[item.message_id] for item in ready))
         outcomes = []
         with session.no_autoflush:  # one flush for the batch's rows, in shared.flush
             for n, item in enumerate(ready):

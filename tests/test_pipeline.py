@@ -360,3 +360,40 @@ def test_accept_stores_the_raw_row_with_its_defaults(store: Store) -> None:
             ("pending", 0, {}, [])
         assert msg.created_at is not None and msg.raw == record.raw
         assert len(msg.external_id) == 512 and msg.recipients == ["enquiries@localhost"]
+
+
+def test_a_batch_finds_its_earlier_deliveries_with_one_query(
+        store: Store, settings: Settings) -> None:
+    """The originals of a batch's messages are read together: a delivery of an earlier
+    batch's message is a duplicate of it, the same external id on another channel is
+    not, and a new message is left alone."""
+    from dataclasses import replace
+
+    from sqlalchemy import event
+
+    record = _record(caller_name="First")
+    first = pipeline.accept(store, record)
+    pipeline.process_pending(store, settings=settings)
+    ids = [pipeline.accept(store, replace(record)),
+           pipeline.accept(store, replace(record, channel="email", raw=b"Subject: x\r\n\r\nx")),
+           pipeline.accept(store, _record(caller_name="Second"))]
+    lookups: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        if "external_id IN" in statement or "external_id = " in statement:
+            lookups.append(statement)
+
+    event.listen(store.engine, "before_cursor_execute", count)
+    try:
+        outcomes = pipeline.process_batch(store, ids, settings)
+    finally:
+        event.remove(store.engine, "before_cursor_execute", count)
+    by_id = {o.message_id: o.disposition for o in outcomes}
+    assert by_id[ids[0]] == "duplicate"
+    assert by_id[ids[1]] != "duplicate" and by_id[ids[2]] == "new_case"
+    assert len(lookups) == 1
+    with store.session() as s:
+        again = s.get(Message, ids[0])
+        original = s.get(Message, first)
+        assert again is not None and original is not None
+        assert again.duplicate_of_id == first and again.case_id == original.case_id

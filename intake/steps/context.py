@@ -115,6 +115,8 @@ class Batch:
     linking: list[tuple[Case, int | None]] = field(default_factory=list)
     then: list[Callable[[], Any]] = field(default_factory=list)  # see :meth:`after`
     replies: dict[tuple[str, date], int] = field(default_factory=dict)  # the reply log's
+    # Each message's original delivery (None: it is the first), read once for the batch.
+    originals: dict[int, Any] = field(default_factory=dict)
 
     @classmethod
     def of(cls, session: Session) -> Batch:
@@ -133,6 +135,12 @@ class Batch:
         from intake.email.can_acknowledge import read_counts
 
         read_counts(session, [address for address in addresses if address])
+
+    def read_originals(self, session: Session, messages: Iterable[Message]) -> None:
+        """Find the batch's earlier deliveries in one query (``intake.steps.dedupe``)."""
+        from intake.steps.dedupe import read_originals
+
+        self.originals = read_originals(session, messages)
 
     def audit(self, actor: str, action: str, case_reference: str | None = None,
               **detail: Any) -> None:
