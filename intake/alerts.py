@@ -7,6 +7,7 @@ Slack triage channel when configured, and stays open until a person acknowledges
 from __future__ import annotations
 
 import secrets
+from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
 
@@ -30,22 +31,38 @@ def alert_text(case: Case, kind: str, ack_url: str) -> str:
     )
 
 
+def new_alert(case: Case, kind: str) -> Alert:
+    """An alert for ``case`` whose first notice goes out with it (``send_first_notice``,
+    once it has its id): already counted as sent, so its row needs no UPDATE after."""
+    return Alert(case_id=case.id, kind=kind, token=secrets.token_urlsafe(24), sends=1,
+                 last_sent_at=datetime.now(UTC))
+
+
+def send_first_notice(session: Session, case: Case, alert: Alert, settings: Settings) -> None:
+    """The first notice of a :func:`new_alert` (inserted: the notice names its id)."""
+    _send(session, case, alert, settings, to=settings.duty_email)
+
+
 def raise_alert(session: Session, case: Case, kind: str, settings: Settings) -> Alert:
     """Open an alert and send its first notice by email and Slack (queued rows)."""
-    alert = Alert(case_id=case.id, kind=kind, token=secrets.token_urlsafe(24))
+    alert = new_alert(case, kind)
     session.add(alert)
     session.flush()
-    send_alert_notice(session, case, alert, settings, to=settings.duty_email)
+    send_first_notice(session, case, alert, settings)
     audit(session, SYSTEM, "alert_raised", case.reference, kind=kind, alert_id=alert.id)
     return alert
 
 
 def send_alert_notice(session: Session, case: Case, alert: Alert, settings: Settings,
                       *, to: str | None) -> None:
-    from datetime import UTC, datetime
-
+    """Send the alert's notice again (a reminder): counted on the alert."""
     alert.sends += 1
     alert.last_sent_at = datetime.now(UTC)
+    _send(session, case, alert, settings, to=to)
+
+
+def _send(session: Session, case: Case, alert: Alert, settings: Settings,
+          *, to: str | None) -> None:
     ack_url = f"{settings.public_url.rstrip('/')}/alerts/ack/{alert.token}"
     if to:
         from intake.email.outbox import queue_email

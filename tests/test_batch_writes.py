@@ -182,3 +182,30 @@ def test_a_batch_inserts_each_tables_rows_with_one_statement(store: Store,
             assert case.complainant is not None and case.complainant.name == f"Caller {n}"
             (letter,) = case.letters
             assert letter.case_id == case.id and case.reference in letter.subject
+
+
+def test_a_batchs_alerts_go_in_together_with_their_notices(store: Store,
+                                                           settings: Settings) -> None:
+    """Alerts raised in a batch are inserted by one flush at its end, counted as sent
+    once, each with its own first notice to the duty address and its audit row."""
+    from intake.cases.models import Alert
+
+    _batch(store, settings, 2)
+    with override_settings(duty_email="duty@example.org") as duty, store.session() as s:
+        batch = Batch.of(s)
+        cases = s.execute(select(Case).order_by(Case.id)).scalars().all()
+        batch.alert(cases[0], "safeguarding", duty)
+        batch.alert(cases[1], "withhold", duty)
+        batch.flush(s)
+        s.commit()
+    with store.session() as s:
+        alerts = s.execute(select(Alert).order_by(Alert.id)).scalars().all()
+        assert [(a.case_id, a.kind, a.sends) for a in alerts] == [
+            (cases[0].id, "safeguarding", 1), (cases[1].id, "withhold", 1)]
+        assert all(a.last_sent_at is not None for a in alerts)
+        keys = set(s.execute(select(OutboxItem.idempotency_key)
+                             .where(OutboxItem.purpose == "alert")).scalars())
+        assert keys == {f"alert:{a.id}:1" for a in alerts}
+        raised = s.execute(select(AuditEntry).where(AuditEntry.action == "alert_raised")
+                           ).scalars().all()
+        assert sorted(a.detail["alert_id"] for a in raised) == [a.id for a in alerts]

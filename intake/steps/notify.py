@@ -29,12 +29,9 @@ def notify_staff(ctx: Context) -> None:
         for letter in ctx.letters:  # outbound letters appear in the case's thread
             enqueue_thread_note(ctx.session, case, letter_note(letter), purpose="letter",
                                 settings=ctx.settings)
-    from intake.alerts import raise_alert
-
-    # An alert names the case by id: raised once the batch's rows are in (same
-    # transaction), so its flush does not split the batch's inserts.
-    session, settings = ctx.session, ctx.settings
+    # An alert names the case by id: raised at the batch's flush, once its cases are in,
+    # all of the batch's alerts together (same transaction).
     if c.safeguarding:
-        ctx.batch.after(lambda: raise_alert(session, case, "safeguarding", settings))
+        ctx.batch.alert(case, "safeguarding", ctx.settings)
     if c.intent == "withhold_publication":
-        ctx.batch.after(lambda: raise_alert(session, case, "withhold", settings))
+        ctx.batch.alert(case, "withhold", ctx.settings)
