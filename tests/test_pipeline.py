@@ -397,3 +397,65 @@ def test_a_batch_finds_its_earlier_deliveries_with_one_query(
         original = s.get(Message, first)
         assert again is not None and original is not None
         assert again.duplicate_of_id == first and again.case_id == original.case_id
+
+
+def test_the_writer_sees_a_store_waiting_in_another_process(sqlite_store: Store) -> None:
+    """A store announces its wait with a shared lock on a file beside the database (as
+    the SMTP edge's process does), and the holder of the writer lock can tell."""
+    import fcntl
+    import os
+
+    assert not writer_lock.waiting(sqlite_store)
+    fd = os.open(f"{sqlite_store.engine.url.database}-writer.wait", os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH)  # another process's store, waiting
+        with writer_lock.writer(sqlite_store):
+            assert writer_lock.waiting(sqlite_store)
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        assert not writer_lock.waiting(sqlite_store)
+    finally:
+        os.close(fd)
+
+
+def test_a_store_waiting_in_this_process_is_seen_and_let_in(sqlite_store: Store) -> None:
+    import threading
+
+    stored: list[int] = []
+    with writer_lock.writer(sqlite_store):
+        edge = threading.Thread(target=lambda: stored.append(
+            pipeline.accept(sqlite_store, _record())))
+        edge.start()
+        for _ in range(200):
+            if writer_lock.waiting(sqlite_store):
+                break
+            threading.Event().wait(0.01)
+        assert writer_lock.waiting(sqlite_store) and not stored
+    edge.join(5)
+    assert len(stored) == 1 and not writer_lock.waiting(sqlite_store)
+
+
+def test_a_batch_commits_early_for_a_waiting_store_and_writes_the_rest_after(
+        sqlite_store: Store, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """SQLite: with a store waiting, the batch's transaction ends after ``YIELD_AFTER``
+    messages, and the rest are written in the next one: every message once, case numbers
+    without gaps."""
+    from sqlalchemy import event
+
+    ids = _accept_many(sqlite_store, 6)
+    monkeypatch.setattr(pipeline, "waiting", lambda _store: True)
+    commits: list[int] = []
+
+    def count(_conn: object) -> None:
+        commits.append(1)
+
+    event.listen(sqlite_store.engine, "commit", count)
+    try:
+        outcomes = pipeline.process_batch(sqlite_store, ids, settings)
+    finally:
+        event.remove(sqlite_store.engine, "commit", count)
+    assert [o.message_id for o in outcomes] == ids
+    assert [o.disposition for o in outcomes] == ["new_case"] * 6
+    assert len(commits) == 3  # the prepare phase's read, then 4 + 2 messages
+    numbers = sorted(int((o.case_reference or "").rsplit("-", 1)[1]) for o in outcomes)
+    assert numbers == list(range(numbers[0], numbers[0] + 6))
+    assert _count(sqlite_store, Case) == 6 and _count(sqlite_store, Letter) == 6
