@@ -32,9 +32,10 @@ def alert_text(case: Case, kind: str, ack_url: str) -> str:
 
 
 def new_alert(case: Case, kind: str) -> Alert:
-    """An alert for ``case`` whose first notice goes out with it (``send_first_notice``,
-    once it has its id): already counted as sent, so its row needs no UPDATE after."""
-    return Alert(case_id=case.id, kind=kind, token=secrets.token_urlsafe(24), sends=1,
+    """An alert for ``case`` (inserted or not) whose first notice goes out with it
+    (``send_first_notice``, once it has its id): already counted as sent, so its row
+    needs no UPDATE after."""
+    return Alert(case=case, kind=kind, token=secrets.token_urlsafe(24), sends=1,
                  last_sent_at=datetime.now(UTC))
 
 

@@ -194,8 +194,8 @@ def test_a_batchs_alerts_go_in_together_with_their_notices(store: Store,
     with override_settings(duty_email="duty@example.org") as duty, store.session() as s:
         batch = Batch.of(s)
         cases = s.execute(select(Case).order_by(Case.id)).scalars().all()
-        batch.alert(cases[0], "safeguarding", duty)
-        batch.alert(cases[1], "withhold", duty)
+        batch.alert(s, cases[0], "safeguarding", duty)
+        batch.alert(s, cases[1], "withhold", duty)
         batch.flush(s)
         s.commit()
     with store.session() as s:

@@ -364,6 +364,8 @@ class Alert(Base):
     escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     acked_by: Mapped[str | None] = mapped_column(String(64))
     acked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # So an alert can be added with a case not yet inserted (the pipeline's batch).
+    case: Mapped[Case] = relationship()
 
 
 class ReminderSent(Base):

@@ -12,7 +12,7 @@ from sqlalchemy import Table, func, insert, inspect, select, update
 from sqlalchemy.orm import Session
 
 from intake.cases.audit import SYSTEM
-from intake.cases.models import AuditEntry, Base, Case, Letter, Message, ReferenceCounter
+from intake.cases.models import Alert, AuditEntry, Base, Case, Letter, Message, ReferenceCounter
 from intake.records import Classification, ParsedMessage
 from intake.rules.deadlines import Deadlines
 from intake.settings import Settings
@@ -116,8 +116,8 @@ class Batch:
     linking: list[tuple[Case, int | None]] = field(default_factory=list)
     then: list[Callable[[], Any]] = field(default_factory=list)  # see :meth:`after`
     replies: dict[tuple[str, date], int] = field(default_factory=dict)  # the reply log's
-    # Urgent alerts to raise once the batch's cases are in: inserted together at its flush.
-    alerts: list[tuple[Case, str, Settings]] = field(default_factory=list)
+    # Urgent alerts inserted with the batch's cases; their notices are sent at its flush.
+    alerts: list[tuple[Alert, Settings]] = field(default_factory=list)
     # Each message's original delivery (None: it is the first), read once for the batch.
     originals: dict[int, Any] = field(default_factory=dict)
 
@@ -155,23 +155,25 @@ class Batch:
         """Run ``action`` in the transaction once the batch's rows are in (it needs ids)."""
         self.then.append(action)
 
-    def alert(self, case: Case, kind: str, settings: Settings) -> None:
-        """Raise an urgent alert for ``case`` at the flush, with the batch's other alerts
-        (an alert names its case by id)."""
-        self.alerts.append((case, kind, settings))
+    def alert(self, session: Session, case: Case, kind: str, settings: Settings) -> None:
+        """Raise an urgent alert for ``case``: inserted with the batch's cases, its first
+        notice and audit row once it has its id (at the flush)."""
+        from intake.alerts import new_alert
 
-    def _raise_alerts(self, session: Session) -> None:
-        """The batch's alerts with one flush; their notices and audit rows after it."""
-        from intake.alerts import new_alert, send_first_notice
+        alert = new_alert(case, kind)
+        session.add(alert)
+        self.alerts.append((alert, settings))
 
-        wanted, self.alerts = self.alerts, []
-        raised = [new_alert(case, kind) for case, kind, _ in wanted]
-        session.add_all(raised)
-        number_new_rows(session)
-        session.flush()
-        for (case, kind, settings), alert in zip(wanted, raised, strict=True):
-            send_first_notice(session, case, alert, settings)
-            self.audit(SYSTEM, "alert_raised", case.reference, kind=kind, alert_id=alert.id)
+    def _send_alerts(self, session: Session) -> None:
+        """The first notices of the batch's alerts, inserted by its flush, and their
+        audit rows (with the batch's)."""
+        from intake.alerts import send_first_notice
+
+        raised, self.alerts = self.alerts, []
+        for alert, settings in raised:
+            send_first_notice(session, alert.case, alert, settings)
+            self.audit(SYSTEM, "alert_raised", alert.case.reference, kind=alert.kind,
+                       alert_id=alert.id)
 
     def add(self, model: type[Base], **values: Any) -> None:
         """One append-only row, inserted with the batch (same transaction)."""
@@ -186,7 +188,7 @@ class Batch:
 
             propose_links(session, self)
         if self.alerts:
-            self._raise_alerts(session)
+            self._send_alerts(session)
         connection = session.connection()  # Core: the ORM's bulk layer adds nothing here
         for model, rows in self.rows.items():
             for same in _by_keys(_resolved(row) for row in rows):

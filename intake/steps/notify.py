@@ -29,9 +29,9 @@ def notify_staff(ctx: Context) -> None:
         for letter in ctx.letters:  # outbound letters appear in the case's thread
             enqueue_thread_note(ctx.session, case, letter_note(letter), purpose="letter",
                                 settings=ctx.settings)
-    # An alert names the case by id: raised at the batch's flush, once its cases are in,
-    # all of the batch's alerts together (same transaction).
+    # Inserted with the batch's cases (same transaction); the notices name the alert's
+    # id, so they are queued at the batch's flush.
     if c.safeguarding:
-        ctx.batch.alert(case, "safeguarding", ctx.settings)
+        ctx.batch.alert(ctx.session, case, "safeguarding", ctx.settings)
     if c.intent == "withhold_publication":
-        ctx.batch.alert(case, "withhold", ctx.settings)
+        ctx.batch.alert(ctx.session, case, "withhold", ctx.settings)
