@@ -152,7 +152,11 @@ _TOPIC = ci(
     r"\b(abus\w*|neglect\w*|exploit\w*|groom\w*|missing|self[- ]harm\w*|danger\w*|"
     r"unsafe|not\s+safe|at\s+risk|harm(?:ed|ing)?|injur\w*|assault\w*|restrain\w*|"
     r"unsupervised|alone|on\s+(?:his|her|their)\s+own|hurt\w*|violen\w+|scared|"
-    r"frightened|allegation)\b",
+    r"frightened|allegation|"
+    # A child heard screaming, adults shouting at children, adults with no DBS check
+    # (read from dev-split misses in concerns about childminders and unregistered schools).
+    r"scream\w*|shout\w*\s+(?:\"?shut\s+up|at\s+(?:the\s+)?(?:child\w*|bab(?:y|ies)|toddlers?|"
+    r"kids?))|no\s+dbs|without\s+(?:a\s+|any\s+)?dbs|not\s+dbs[- ]checked)\b",
 )
 # Written as past and over: "has stopped", "now safe and settled" (RULES.md 8) - unless
 # something says the risk goes on.

@@ -74,6 +74,19 @@ def test_safeguarding_catches_a_child_without_a_safe_place_or_adult(text: str) -
 
 
 @pytest.mark.parametrize("text", [
+    "A neighbour hears a child screaming for long periods most afternoons at the "
+    "childminder's.",
+    "The manager shouts at the children and calls them names.",
+    "Children are taught in a church hall by two adults with no DBS checks.",
+])
+def test_concerns_about_a_provider_catch_screaming_shouting_and_no_dbs(text: str) -> None:
+    assert safeguarding_rule(text, True)[0]
+    # In a complaint about an inspection these are topic words, not a child at risk now.
+    assert not safeguarding_rule(text.replace("child", "adult").replace("Children", "Adults"),
+                                 False)[0]
+
+
+@pytest.mark.parametrize("text", [
     "The lead inspector walked out of the feedback meeting.",
     "The hall was freezing, so the inspectors kept their coats on.",
     "I was looking after the office while the head met the inspector.",
