@@ -50,7 +50,7 @@ from intake.steps.open_case import open_case
 from intake.steps.parse import parse_message, parse_raw
 from intake.steps.screen import screen_machines
 from intake.steps.thread import join_thread
-from intake.writer_lock import WriterBusy, waiting, writer
+from intake.writer_lock import WriterBusy, writer
 
 log = logging.getLogger(__name__)
 
@@ -72,9 +72,6 @@ FIRST_RETRY = timedelta(seconds=30)
 # Messages prepared together and written in one transaction. Larger batches amortise the
 # commit and the classifier call, but hold SQLite's write lock longer per transaction.
 BATCH_SIZE = 8
-# SQLite: a batch's transaction ends after this many messages when a store waits for the
-# writer lock (the SMTP edge answers 250 only once it has stored the message).
-YIELD_AFTER = 4
 
 
 
@@ -101,7 +98,7 @@ def accept(store: Store, record: IntakeRecord) -> int:
            "sender": record.sender[:512], "recipients": list(record.recipients),
            "disposition": PENDING}
     try:
-        with writer(store, announce=True), store.session() as session:
+        with writer(store), store.session() as session:
             message_id = session.connection().execute(
                 _STORE_RAW, row).scalar_one()
     except (SQLAlchemyError, OSError) as exc:  # OSError: the writer lock file
@@ -226,20 +223,7 @@ def _join_originals(claimed: dict[int, Message]) -> None:
 
 
 def _write(store: Store, batch: list[Prepared], settings: Settings) -> list[Outcome]:
-    """One transaction for the batch: claim what is still due, run every step, commit.
-    SQLite: when a store waits for the writer lock meanwhile, the transaction ends early
-    (once ``YIELD_AFTER`` messages are through) and the rest follow in another."""
-    outcomes: list[Outcome] = []
-    while batch:
-        done, batch = _write_some(store, batch, settings)
-        outcomes += done
-    return outcomes
-
-
-def _write_some(store: Store, batch: list[Prepared],
-                settings: Settings) -> tuple[list[Outcome], list[Prepared]]:
-    """One transaction for the batch, or for its first messages when a store is waiting
-    (the others are returned, not touched)."""
+    """One transaction for the batch: claim what is still due, run every step, commit."""
     outcomes = []
     with writer(store), store.session() as session:
         _lock_first(session, store, batch[0].message_id)
@@ -254,14 +238,9 @@ def _write_some(store: Store, batch: list[Prepared],
                 if msg is not None:  # None: already processed, or another worker holds it
                     shared.left = len(batch) - n
                     outcomes.append(_run_steps(session, settings, msg, item, shared))
-                if YIELD_AFTER <= n + 1 < len(batch) and waiting(store):
-                    rest = batch[n + 1:]
-                    break
-            else:
-                rest = []
             _join_originals(claimed)
         shared.flush(session)
-    return outcomes, rest
+    return outcomes
 
 
 def _record_failure(store: Store, message_id: int, exc: Exception) -> Outcome:

@@ -16,7 +16,7 @@ import time
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -35,13 +35,6 @@ class _WriterLock:
 
     threads: threading.Lock
     fd: int | None
-    # Waiters announce themselves with a shared ``flock`` on a second file, so the holder
-    # can tell (``waiting``): ``announce_fd`` for this process's waiters, ``probe_fd`` (its
-    # own open file, so its locks conflict with this process's) for the holder's check.
-    announce_fd: int | None = None
-    probe_fd: int | None = None
-    waiters: int = 0  # this process's threads announced
-    guard: threading.Lock = field(default_factory=threading.Lock)
 
 
 def _writer_lock(store: Store) -> _WriterLock:
@@ -49,13 +42,11 @@ def _writer_lock(store: Store) -> _WriterLock:
         lock = _WRITERS.get(store)
         if lock is None:
             database = store.engine.url.database
-            lock = _WRITERS[store] = _WriterLock(threading.Lock(), None)
+            fd = None
             if database and database != ":memory:":
-                lock.fd, lock.announce_fd, lock.probe_fd = (
-                    os.open(f"{database}-writer.{name}", os.O_RDWR | os.O_CREAT, 0o600)
-                    for name in ("lock", "wait", "wait"))
-                for fd in (lock.fd, lock.announce_fd, lock.probe_fd):
-                    weakref.finalize(store, os.close, fd)
+                fd = os.open(f"{database}-writer.lock", os.O_RDWR | os.O_CREAT, 0o600)
+                weakref.finalize(store, os.close, fd)
+            lock = _WRITERS[store] = _WriterLock(threading.Lock(), fd)
         return lock
 
 
@@ -78,72 +69,25 @@ def _flock(fd: int, deadline: float) -> None:
             pause = min(pause * 2, 0.005)
 
 
-def waiting(store: Store) -> bool:
-    """Whether a writer that announced itself (the SMTP edge's ``accept``) waits for the
-    lock: the holder may then commit what it has and let it in (SQLite only)."""
-    if store.is_postgres:
-        return False
-    lock = _writer_lock(store)
-    if lock.waiters:
-        return True
-    if lock.probe_fd is None:
-        return False
-    try:
-        fcntl.flock(lock.probe_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True  # another process holds a shared lock: its writer waits
-    fcntl.flock(lock.probe_fd, fcntl.LOCK_UN)
-    return False
-
-
 @contextmanager
-def _announced(lock: _WriterLock) -> Iterator[None]:
-    """Announce a waiting writer for the block (see :func:`waiting`)."""
-    with lock.guard:
-        lock.waiters += 1
-        if lock.waiters == 1 and lock.announce_fd is not None:
-            fcntl.flock(lock.announce_fd, fcntl.LOCK_SH)  # a probe holds it for a moment
-    try:
-        yield
-    finally:
-        with lock.guard:
-            lock.waiters -= 1
-            if lock.waiters == 0 and lock.announce_fd is not None:
-                fcntl.flock(lock.announce_fd, fcntl.LOCK_UN)
-
-
-@contextmanager
-def writer(store: Store, *, announce: bool = False) -> Iterator[None]:
+def writer(store: Store) -> Iterator[None]:
     """Hold the writer lock for the block (SQLite; nothing on PostgreSQL). Raises
-    :class:`WriterBusy` when it is not free within ``WRITER_TIMEOUT``. With ``announce``
-    the wait is visible to the holder (:func:`waiting`), which then ends its transaction
-    early."""
+    :class:`WriterBusy` when it is not free within ``WRITER_TIMEOUT``."""
     if store.is_postgres:
         yield
         return
     lock = _writer_lock(store)
     deadline = time.monotonic() + WRITER_TIMEOUT
-    if announce:
-        with _announced(lock):
-            _acquire(lock, deadline)
-    else:
-        _acquire(lock, deadline)
-    try:
-        yield
-    finally:
-        if lock.fd is not None:
-            fcntl.flock(lock.fd, fcntl.LOCK_UN)
-        lock.threads.release()
-
-
-def _acquire(lock: _WriterLock, deadline: float) -> None:
-    """The thread lock, then the file lock, by ``deadline`` (else :class:`WriterBusy`)."""
-    if not lock.threads.acquire(timeout=max(0.0, deadline - time.monotonic())):
+    if not lock.threads.acquire(timeout=WRITER_TIMEOUT):
         raise WriterBusy("pipeline writer lock busy")
-    if lock.fd is None:
-        return
     try:
+        if lock.fd is None:
+            yield
+            return
         _flock(lock.fd, deadline)
-    except BaseException:
+        try:
+            yield
+        finally:
+            fcntl.flock(lock.fd, fcntl.LOCK_UN)
+    finally:
         lock.threads.release()
-        raise
