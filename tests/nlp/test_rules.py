@@ -68,6 +68,7 @@ def test_safeguarding_fires_on_a_named_child_at_risk() -> None:
     "A man keeps asking my friend (she's 16) to come to parties.",
     "Her family are trying to find her and police warn of a risk of abduction.",
     "Staff drive the toddlers to forest school with no car seats, and my son goes Thursday.",
+    "My son set a fire in his room and it took ten minutes for staff to notice. He's 13.",
 ])
 def test_safeguarding_catches_a_child_without_a_safe_place_or_adult(text: str) -> None:
     assert safeguarding_rule(text, False)[0]
