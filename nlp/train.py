@@ -43,7 +43,7 @@ MODEL_NAME = "intake_classifier"
 # Share of a label set's score taken from the word-vector head (``nlp.vectors.heads``),
 # chosen on the dev split by ``python -m nlp.vectors.tune``; label sets not named keep
 # the bag-of-words scores alone.
-BLEND = {"intent": 0.2}
+BLEND = {"intent": 0.25}
 # Label sets scored by a stack of the whole message's bag-of-words score, its best
 # sentence's and the vector head's (``nlp.vectors.heads.Stack``), instead of the blend;
 # chosen on the dev split by ``python -m nlp.vectors.tune``.
