@@ -57,17 +57,14 @@ NOTES = """### Reading the figures
   locks only those rows) and prepares and writes in the same transaction. In
   the whole-service profile the worker process is busy most of the time; the serve process
   (SMTP protocol, the commit before each `250`, the outbox) much less.
-- **Where the time goes** (one-core profile below, about 6-8 ms of CPU per message in the
+- **Where the time goes** (one-core profile below, about 5 ms of CPU per message in the
   pipeline): the prepare phase (parsing with the stdlib `email` package, then the
-  classifier), opening the case (the case and complainant rows, the duplicate and link
-  queries), the letter (Jinja text and HTML, the reply-limit query), queuing it (the
-  reply log; the MIME message itself is built by the outbox when it sends, from the
-  stored letter), and the flush and commit. About 10 SQL statements per message: per
-  message the complainant, case and letter INSERTs, one UPDATE of the message row, the
-  duplicate, link and reply-limit SELECTs and the reply-log upsert; per write transaction
-  one multi-row INSERT each for the labels, deadlines, proposed links, audit entries and
-  outbox rows, one read of the letters switch, and (SQLite) one bump and one write of
-  the case counter.
+  classifier; about two fifths), the letter (Jinja text and HTML; about a fifth), the
+  batch's one flush of every new row and its commit, and opening the case. About 3 SQL
+  statements per message on SQLite: per batch of 8, one query each for the batch's
+  duplicates, links and reply counts, one `executemany` INSERT per table (messages'
+  cases, complainants, letters, labels, deadlines, links, alerts, audit entries, outbox
+  rows), the reply-log upsert, one read of the letters switch and the case counter.
 - **DATA→250 on SQLite** is the wait for the single writer: `accept()` and the worker's
   batch transaction take turns through a lock file beside the database, so a waiting
   `accept()` is woken when the batch commits (SQLite's own busy handler polled in sleeps
@@ -89,6 +86,21 @@ NOTES = """### Reading the figures
   PostgreSQL a batch is claimed (`SKIP LOCKED`) before it is prepared, so two workers no
   longer parse and classify the same messages: (b) 0.068, (c) 0.071, where (c) had been
   0.042 with the default of one worker process per serve.
+- Third round, later that evening (alternating with the code before it,
+  `bench/profile_email.py`): the parser fed whole and its line buffer a generator, MIME
+  headers parsed once per value, the SMTP edge's Message-ID read from the header block
+  only, the reply parser's and extractors' patterns compiled once and run on the
+  sentences where a whole-text match begins (parse + classify 2.0 → 1.6 ms); the steps run
+  without autoflush so a batch's cases, complainants, letters and alerts go in with one
+  flush, on SQLite with ids taken under the writer lock so each table is one
+  `executemany` (SQLite gives no order for a multi-row `RETURNING`, so SQLAlchemy sent a
+  statement per row); the duplicate check, the links and the reply log once per batch;
+  the letter facts' template values built once. SQLite 7.0 → about 5.2 ms of CPU per
+  message and 10.5 → 2.8 statements; PostgreSQL 7.9 → about 4.9 ms and 10.2 → 2.4.
+  Tried and dropped: ending the batch's transaction early when an accept waits for the
+  lock (DATA→250 p50 26.6 against 29.2 ms over four paired runs: noise), batches of 4
+  (114 against 150 msg/s), two pipeline processes (SQLite 77 against 105-150 msg/s,
+  PostgreSQL 72.6 against 81.6), Python copies of the letter macros (0.04 ms a letter).
 - Second round, the same evening, each change measured with `bench/profile_email.py`
   (CPU of the profiling process and statements per message, alternating with a copy of
   the code before the round):
@@ -115,26 +127,24 @@ NOTES = """### Reading the figures
 
 ### What would raise the ratio (largest first)
 
-1. Cores. The pipeline worker is the bottleneck and a single-loop bare server does not use
-   more cores. On PostgreSQL, worker processes (or serve processes) scale with free cores;
-   on SQLite the prepare phase (about a third of the pipeline's CPU) runs in parallel and
-   the writes take turns.
-2. Less ORM in the write phase: the case, complainant and letter rows are still ORM
-   objects, flushed one message at a time because the labels, deadlines, audit and
-   outbox rows need their ids (two or three flushes of the unit of work per message,
-   about a third of the write phase under cProfile). Inserting each table's rows for
-   the whole batch with one multi-row `INSERT … RETURNING` (Core) would leave a few
-   statements per batch.
-3. Render the letter before the write transaction. Its inputs are the case reference,
-   the deadlines and the classification (all known before the write, now that
-   PostgreSQL takes a batch's numbers ahead), but also the hold decision, which reads the
-   letters switch and the sender's reply count for the day: those would be read before
-   the transaction and checked again inside it. On SQLite the numbers must also be taken
-   inside the write lock to stay gap-free. This shortens the SQLite write lock (the
-   DATA→250 wait), not the CPU per message, so it does not raise a CPU-bound rate.
-4. Faster parsing, templates and MIME building (already cut by about a third: parse
-   2.3 ms, letter 2.9 ms, MIME 1.9 ms per message before), and group commit in
-   `accept()` for PostgreSQL's fsync.
+1. Cores. The pipeline worker is the bottleneck: one process at about 5 ms of CPU per
+   message can drain at most about 200 messages a second with a core to itself, and here
+   it shares two cores with the SMTP edge and the benchmark's own clients (the bare
+   server's 800 a second already keep both busy). On PostgreSQL more worker (or serve)
+   processes scale with free cores; on SQLite the prepare phase runs in parallel and
+   the writes take turns. Two workers on this two-core machine were slower, not faster.
+2. Render the letter before the write transaction (about a fifth of the worker's CPU is
+   the letter). Its inputs are known before the write except the case reference and the
+   hold decision (the letters switch and the sender's reply count), which would be read
+   before and checked again inside the transaction. On its own this shortens the SQLite
+   write lock (the DATA→250 wait) rather than the CPU per message; with a second core
+   free it would let rendering run beside the writes.
+3. A cheaper classifier pass: the extractors and rules (dates, URNs, names, safeguarding)
+   cost about as much as the spaCy pipeline itself (`bench/classify_bench.py`: 1,600
+   messages a second with every field, 4,000 for the labels alone).
+4. Group commit of queued accepts in the SMTP edge, and more accept threads: the edge's
+   `accept()` is 1.3 ms at the median, but its p95 waits 39 ms for a batch's commit, and
+   4 accept threads serve 8 clients, so DATA→250 queues behind those stalls.
 5. Triage posts built once per batch: with Slack configured, the notify step writes the
    batch's pending rows for each message so its post can show them (the benchmark runs
    without Slack); building every post after the batch's single write would keep the
@@ -142,8 +152,8 @@ NOTES = """### Reading the figures
 
 The 0.5 target asks the full path to run at half the bare rate: with the bare server at
 600-900 messages per second here, that is 2-3 ms of CPU per message for everything on
-two cores, against about 6-8 ms for the pipeline alone plus the SMTP edge and the outbox.
-Items 2-5 each take a share off, not a factor of four; on this machine the target is out
+two cores, against about 5 ms for the pipeline alone plus the SMTP edge and the outbox.
+Items 2-5 each take a share off, not a factor of two; on this machine the target is out
 of reach for the full path in Python. What it buys instead is headroom: the edge answers
 `250` within milliseconds and keeps doing so while the backlog drains.
 """
