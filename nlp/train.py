@@ -51,7 +51,7 @@ STACK: tuple[str, ...] = ("aspects",)
 # The stack learns from scores on text the models did not train on: this many folds.
 STACK_FOLDS = 5
 # An aspect counts at this score or more (chosen with BLEND and STACK, on the dev split).
-ASPECT_THRESHOLD = 0.45
+ASPECT_THRESHOLD = 0.5
 
 
 @dataclass(frozen=True)

@@ -79,6 +79,7 @@ def test_safeguarding_catches_a_child_without_a_safe_place_or_adult(text: str) -
     "childminder's.",
     "The manager shouts at the children and calls them names.",
     "Children are taught in a church hall by two adults with no DBS checks.",
+    "A caller says a school is letting a known paedophile work as its caretaker.",
 ])
 def test_concerns_about_a_provider_catch_screaming_shouting_and_no_dbs(text: str) -> None:
     assert safeguarding_rule(text, True)[0]
