@@ -51,22 +51,20 @@ def _key(address: str) -> str:
 def todays_count(session: Session, address: str) -> int:
     """Automatic replies to this address today (a column query: never a stale object),
     with those of this transaction not written yet."""
-    today = _today()
-    read = session.info.get(COUNTS_READ) or {}
-    count = read.get(address.strip().lower())
+    key, today = _key(address), _today()
+    count = (session.info.get(COUNTS_READ) or {}).get(key)
     if count is None:
         count = session.execute(
-            select(ReplyLog.count).where(ReplyLog.address == address.strip().lower(),
-                                         ReplyLog.day == today)
+            select(ReplyLog.count).where(ReplyLog.address == key, ReplyLog.day == today)
         ).scalar_one_or_none()
     later = session.info.get(REPLIES_LATER) or {}
-    return (count or 0) + later.get((_key(address), today), 0)
+    return (count or 0) + later.get((key, today), 0)
 
 
 def read_counts(session: Session, addresses: list[str]) -> None:
     """Read today's counts for ``addresses`` in one query, for :func:`todays_count` to use
     for the rest of the transaction (written counts come from :func:`record_replies`)."""
-    wanted = sorted({a.strip().lower() for a in addresses if a and a.strip()})
+    wanted = sorted({_key(a) for a in addresses if a and a.strip()})
     if not wanted:
         return
     found = dict(session.execute(
